@@ -1,0 +1,3 @@
+//! Account credentials: password hashing and verification.
+
+pub mod password;

@@ -1,0 +1,166 @@
+//! Wiring: build the state from the configuration, the router, and serve with graceful shutdown.
+//! This is the only file that knows how the parts fit together.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+use tower_sessions::cookie::SameSite;
+use tower_sessions::{Expiry, SessionManagerLayer};
+
+use crate::accounts::password::{self, Passwords};
+use crate::config::Config;
+use crate::ephemeral::{MemoryEphemeral, SessionBackend};
+use crate::keys::KeySet;
+use crate::oauth::Provider;
+use crate::oauth::provider::Lifetimes;
+use crate::state::{AppState, Inner};
+use crate::store::tenants::DEFAULT_TENANT;
+use crate::store::{self, Db};
+use crate::templates::Templates;
+use crate::{clock, crypto, http};
+
+/// Connects and migrates the database named by the configuration.
+pub async fn open_database(config: &Config) -> anyhow::Result<Db> {
+    let db = Db::connect(&config.database_url).await?;
+    db.migrate().await?;
+    Ok(db)
+}
+
+/// Starts the server: database, keys, bootstrap admin, listener; returns when shut down.
+pub async fn serve(config: Config) -> anyhow::Result<()> {
+    crate::jwt::ring_provider::install();
+    let db = open_database(&config).await?;
+    let keys = KeySet::load_or_generate(&config.keys_dir).context("while loading signing keys")?;
+    bootstrap_admin(&db, &config).await?;
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.listen))?;
+    let bound = listener.local_addr()?;
+    let issuer = config.issuer_for(bound);
+
+    let memory = Arc::new(MemoryEphemeral::new());
+    let (state, sessions) = build_state(config, issuer.clone(), db.clone(), keys, memory.clone())?;
+    let warmed = state.provider.warm_revocations(clock::now()).await?;
+    tracing::info!(revocations = warmed, "revocations loaded");
+    spawn_housekeeping(state.clone(), memory);
+
+    let router = http::routes(state, sessions);
+    println!("listening on http://{bound}");
+    tracing::info!(%issuer, "gatehouse ready");
+    axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+    db.close().await;
+    Ok(())
+}
+
+/// Builds the shared state and the session layer.
+pub fn build_state(
+    config: Config,
+    issuer: String,
+    db: Db,
+    keys: KeySet,
+    ephemeral: Arc<MemoryEphemeral>,
+) -> anyhow::Result<(AppState, SessionManagerLayer<SessionBackend>)> {
+    let secure_cookies = issuer.starts_with("https://");
+    let lifetimes = Lifetimes::from_config(&config);
+    let sessions = SessionManagerLayer::new(SessionBackend::new(ephemeral.clone()))
+        // S-01: __Host- prefix pins the cookie to our origin; it requires Secure.
+        .with_name(if secure_cookies {
+            "__Host-gatehouse_session"
+        } else {
+            "gatehouse_session"
+        })
+        .with_http_only(true)
+        .with_same_site(SameSite::Lax)
+        .with_secure(secure_cookies)
+        .with_path("/")
+        .with_expiry(Expiry::OnInactivity(time::Duration::seconds(
+            lifetimes.session,
+        )));
+    let discovery = serde_json::to_vec(&http::discovery_document(&issuer))?;
+    let workers = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2);
+    let inner = Inner {
+        provider: Provider::new(issuer, db, keys, ephemeral, lifetimes),
+        passwords: Passwords::new(workers).map_err(|e| anyhow::anyhow!(e))?,
+        templates: Templates::load()?,
+        discovery,
+        secure_cookies,
+        config,
+    };
+    Ok((AppState(Arc::new(inner)), sessions))
+}
+
+/// Creates the `admin` user when there is no administrator; never a default password (L-15).
+async fn bootstrap_admin(db: &Db, config: &Config) -> anyhow::Result<()> {
+    if store::users::count_admins(db).await? > 0 {
+        return Ok(());
+    }
+    let (password, generated) = match &config.admin_password {
+        Some(p) if !p.is_empty() => (p.clone(), false),
+        _ => (crypto::random_token()[..24].to_owned(), true),
+    };
+    let hash = password::hash_now(&password).map_err(|e| anyhow::anyhow!(e))?;
+    let new = store::users::NewUser {
+        tenant_id: DEFAULT_TENANT.into(),
+        username: "admin".into(),
+        password_hash: hash,
+        user_type: "ADMIN".into(),
+        email: None,
+        name: Some("Administrator".into()),
+    };
+    store::users::insert(db, &new, clock::now()).await?;
+    if generated {
+        println!(
+            "created the bootstrap administrator: username `admin`, password `{password}` (shown once; change it)"
+        );
+    } else {
+        println!(
+            "created the bootstrap administrator `admin` with the password from GATEHOUSE_ADMIN_PASSWORD"
+        );
+    }
+    Ok(())
+}
+
+/// Drops expired state every minute.
+fn spawn_housekeeping(state: AppState, memory: Arc<MemoryEphemeral>) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(60));
+        loop {
+            tick.tick().await;
+            let now = clock::now();
+            memory.purge(now);
+            state.provider.purge_caches(now);
+            if let Err(e) = store::revocations::purge_expired(&state.provider.db, now).await {
+                tracing::warn!(error = %e, "could not purge expired revocations");
+            }
+        }
+    });
+}
+
+/// Resolves on Ctrl-C or SIGTERM; in-flight requests then finish.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutting down");
+}

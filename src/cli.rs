@@ -1,0 +1,319 @@
+//! Command line: `serve` (default), `client add`, `user add`, `keys init`.
+
+use std::io::BufRead;
+use std::path::PathBuf;
+
+use anyhow::{Context, bail};
+use clap::{Args, Parser, Subcommand};
+use serde_json::json;
+
+use crate::config::Config;
+use crate::jwt::Alg;
+use crate::store::clients::{self, Client};
+use crate::store::tenants::DEFAULT_TENANT;
+use crate::store::users::{self, NewUser};
+use crate::{accounts, app, clock, crypto, keys};
+
+/// Gatehouse single sign-on provider.
+#[derive(Debug, Parser)]
+#[command(name = "gatehouse", version, about)]
+pub struct Cli {
+    /// Configuration file (default: ./gatehouse.toml when present).
+    #[arg(long, global = true)]
+    pub config: Option<PathBuf>,
+    /// Database URL; overrides GATEHOUSE_DATABASE_URL.
+    #[arg(long, global = true)]
+    pub database_url: Option<String>,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// What to do.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server (the default).
+    Serve,
+    /// Manage OAuth clients.
+    #[command(subcommand)]
+    Client(ClientCommand),
+    /// Manage users.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Manage signing keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+/// `gatehouse client …`
+#[derive(Debug, Subcommand)]
+pub enum ClientCommand {
+    /// Register a client; its secret is printed once.
+    Add(ClientAdd),
+}
+
+/// `gatehouse client add`
+#[derive(Debug, Args)]
+pub struct ClientAdd {
+    /// Display name, shown on the login and consent pages.
+    #[arg(long)]
+    pub name: String,
+    /// Allowed redirect URI (exact match); repeat for several.
+    #[arg(long = "redirect-uri")]
+    pub redirect_uris: Vec<String>,
+    /// Allowed post-logout redirect URI; repeat for several.
+    #[arg(long = "post-logout-redirect-uri")]
+    pub post_logout_redirect_uris: Vec<String>,
+    /// A public client (no secret; PKCE required).
+    #[arg(long)]
+    pub public: bool,
+    /// A third-party client: users are asked for consent.
+    #[arg(long)]
+    pub third_party: bool,
+    /// Allowed grant type (authorization_code, refresh_token, client_credentials); repeat.
+    /// Default: authorization_code and refresh_token.
+    #[arg(long = "grant-type")]
+    pub grant_types: Vec<String>,
+    /// ID token signing algorithm: RS256 (default), ES256 or EdDSA.
+    #[arg(long, default_value = "RS256")]
+    pub id_token_alg: String,
+    /// Print the created client as one JSON object.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `gatehouse user …`
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create a user (password from --password or the first line of stdin).
+    Add(UserAdd),
+}
+
+/// `gatehouse user add`
+#[derive(Debug, Args)]
+pub struct UserAdd {
+    #[arg(long)]
+    pub username: String,
+    /// The password; read from stdin when omitted (keeps it out of the shell history).
+    #[arg(long)]
+    pub password: Option<String>,
+    #[arg(long)]
+    pub email: Option<String>,
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Print the created user as one JSON object.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `gatehouse keys …`
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Generate any missing key in the keys directory.
+    Init {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Runs the parsed command line.
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let mut config = Config::load(cli.config.as_deref())?;
+    if let Some(url) = cli.database_url {
+        config.database_url = url;
+    }
+    init_tracing(&config.log);
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => app::serve(config).await,
+        Command::Client(ClientCommand::Add(args)) => add_client(&config, args).await,
+        Command::User(UserCommand::Add(args)) => add_user(&config, args).await,
+        Command::Keys(KeysCommand::Init { json }) => init_keys(&config, json),
+    }
+}
+
+fn init_tracing(filter: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_new(filter)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+const GRANT_TYPES: [&str; 3] = ["authorization_code", "refresh_token", "client_credentials"];
+
+/// Registered URIs must be absolute, without fragment (RFC 6749 §3.1.2), and https unless they
+/// point at loopback (RFC 8252 §7.3) — checked once here so matching can stay a plain `==`.
+fn validate_redirect_uri(uri: &str) -> anyhow::Result<()> {
+    let url = url::Url::parse(uri).with_context(|| format!("{uri:?} is not an absolute URL"))?;
+    if url.fragment().is_some() {
+        bail!("{uri:?}: redirect URIs must not contain a fragment");
+    }
+    let loopback = matches!(url.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"));
+    match url.scheme() {
+        "https" => Ok(()),
+        "http" if loopback => Ok(()),
+        "http" => bail!("{uri:?}: use https (http is allowed only for loopback)"),
+        // Private-use schemes of native apps (RFC 8252 §7.1) contain a dot.
+        s if s.contains('.') => Ok(()),
+        s => bail!("{uri:?}: scheme {s:?} is not allowed"),
+    }
+}
+
+async fn add_client(config: &Config, args: ClientAdd) -> anyhow::Result<()> {
+    let grant_types = if args.grant_types.is_empty() {
+        vec!["authorization_code".to_owned(), "refresh_token".to_owned()]
+    } else {
+        args.grant_types.clone()
+    };
+    for g in &grant_types {
+        if !GRANT_TYPES.contains(&g.as_str()) {
+            bail!("unknown grant type {g:?} (use {})", GRANT_TYPES.join(", "));
+        }
+    }
+    if args.public && grant_types.iter().any(|g| g == "client_credentials") {
+        bail!("a public client cannot use client_credentials");
+    }
+    let code_flow = grant_types.iter().any(|g| g == "authorization_code");
+    if code_flow && args.redirect_uris.is_empty() {
+        bail!("--redirect-uri is required for the authorization_code grant");
+    }
+    for uri in args
+        .redirect_uris
+        .iter()
+        .chain(&args.post_logout_redirect_uris)
+    {
+        validate_redirect_uri(uri)?;
+    }
+    let alg = Alg::parse(&args.id_token_alg)
+        .with_context(|| format!("unknown ID token algorithm {:?}", args.id_token_alg))?;
+    let hasher = keys::load_secret_hasher(&config.keys_dir)?;
+    let secret = (!args.public).then(crypto::random_token);
+    let client = Client {
+        id: uuid::Uuid::now_v7().simple().to_string(),
+        tenant_id: DEFAULT_TENANT.into(),
+        name: args.name,
+        secret_hash: secret.as_deref().map(|s| hasher.hash(s)),
+        redirect_uris: args.redirect_uris,
+        post_logout_redirect_uris: args.post_logout_redirect_uris,
+        grant_types,
+        first_party: !args.third_party,
+        id_token_alg: alg.as_str().into(),
+        enabled: true,
+    };
+    let db = app::open_database(config).await?;
+    clients::insert(&db, &client, clock::now()).await?;
+    db.close().await;
+    let out = json!({
+        "client_id": client.id,
+        "client_secret": secret,
+        "name": client.name,
+        "redirect_uris": client.redirect_uris,
+        "post_logout_redirect_uris": client.post_logout_redirect_uris,
+        "public": client.secret_hash.is_none(),
+        "first_party": client.first_party,
+        "grant_types": client.grant_types,
+        "id_token_signed_response_alg": client.id_token_alg,
+    });
+    if args.json {
+        println!("{out}");
+    } else {
+        println!("client_id:     {}", client.id);
+        match &secret {
+            Some(s) => {
+                println!("client_secret: {s}\n(the secret is shown only now; it is stored hashed)")
+            }
+            None => println!("public client: no secret, PKCE required"),
+        }
+    }
+    Ok(())
+}
+
+/// Usernames: 1..=32 of letters, digits, `-`, `_`, `.`.
+fn validate_username(u: &str) -> anyhow::Result<()> {
+    let ok = !u.is_empty()
+        && u.len() <= 32
+        && u.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if !ok {
+        bail!("usernames are 1 to 32 letters, digits, '-', '_' or '.'");
+    }
+    Ok(())
+}
+
+async fn add_user(config: &Config, args: UserAdd) -> anyhow::Result<()> {
+    validate_username(&args.username)?;
+    let password = match args.password {
+        Some(p) => p,
+        None => {
+            let mut line = String::new();
+            std::io::stdin()
+                .lock()
+                .read_line(&mut line)
+                .context("reading the password from stdin")?;
+            line.trim_end_matches(['\r', '\n']).to_owned()
+        }
+    };
+    if password.chars().count() < 8 || password.len() > accounts::password::MAX_PASSWORD_BYTES {
+        bail!("passwords must have 8 to 1024 bytes (at least 8 characters)");
+    }
+    let hash = accounts::password::hash_now(&password).map_err(|e| anyhow::anyhow!(e))?;
+    let db = app::open_database(config).await?;
+    let new = NewUser {
+        tenant_id: DEFAULT_TENANT.into(),
+        username: args.username,
+        password_hash: hash,
+        user_type: "MEMBER".into(),
+        email: args.email,
+        name: args.name,
+    };
+    let user = match users::insert(&db, &new, clock::now()).await {
+        Ok(user) => user,
+        Err(crate::store::StoreError::Conflict(_)) => bail!("username {:?} is taken", new.username),
+        Err(e) => return Err(e.into()),
+    };
+    db.close().await;
+    let out = json!({ "id": user.id, "username": user.username, "email": user.email, "name": user.name, "tenant_id": user.tenant_id });
+    if args.json {
+        println!("{out}");
+    } else {
+        println!("created user {} ({})", user.username, user.id);
+    }
+    Ok(())
+}
+
+fn init_keys(config: &Config, json: bool) -> anyhow::Result<()> {
+    crate::jwt::ring_provider::install();
+    let keys = keys::KeySet::load_or_generate(&config.keys_dir)?;
+    if json {
+        println!("{}", json!({ "keys": keys.describe() }));
+    } else {
+        for k in keys.describe() {
+            println!("{}  {}", k.alg, k.kid);
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redirect_uri_registration_rules() {
+        assert!(validate_redirect_uri("https://app.example/cb").is_ok());
+        assert!(validate_redirect_uri("http://127.0.0.1:9000/cb").is_ok());
+        assert!(validate_redirect_uri("com.example.app:/cb").is_ok());
+        assert!(validate_redirect_uri("http://app.example/cb").is_err());
+        assert!(validate_redirect_uri("https://app.example/cb#x").is_err());
+        assert!(validate_redirect_uri("javascript:alert(1)").is_err());
+        assert!(validate_redirect_uri("/relative").is_err());
+    }
+
+    #[test]
+    fn usernames() {
+        assert!(validate_username("alice.b-c_1").is_ok());
+        assert!(validate_username("").is_err());
+        assert!(validate_username("a b").is_err());
+        assert!(validate_username(&"a".repeat(33)).is_err());
+    }
+}

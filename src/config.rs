@@ -1,0 +1,145 @@
+//! Runtime configuration: defaults, then `gatehouse.toml` (or `--config FILE`), then `GATEHOUSE_*` env.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+/// Everything an instance needs to start. Every field can be set in the TOML file under the same
+/// name, or with the environment variable `GATEHOUSE_<NAME>` (upper case).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// `GATEHOUSE_LISTEN`: socket address to bind; port 0 picks a free port.
+    pub listen: SocketAddr,
+    /// `GATEHOUSE_ISSUER`: the issuer URL. When unset, `http://<bound address>` (development only).
+    /// Never derived from request headers (RFC 9700 §4.13, checklist P-16).
+    pub issuer: Option<String>,
+    /// `GATEHOUSE_DATABASE_URL`: `sqlite://path` (created when missing) or `postgres://…`.
+    pub database_url: String,
+    /// `GATEHOUSE_KEYS_DIR`: signing keys and the client-secret hashing key.
+    pub keys_dir: PathBuf,
+    /// `GATEHOUSE_ACCESS_TOKEN_TTL`: seconds.
+    pub access_token_ttl: i64,
+    /// `GATEHOUSE_REFRESH_TOKEN_TTL`: seconds, absolute lifetime of a refresh-token family.
+    pub refresh_token_ttl: i64,
+    /// `GATEHOUSE_ID_TOKEN_TTL`: seconds.
+    pub id_token_ttl: i64,
+    /// `GATEHOUSE_CODE_TTL`: seconds an authorization code lives (1..=60).
+    pub code_ttl: i64,
+    /// `GATEHOUSE_SESSION_TTL`: seconds of inactivity after which the browser SSO session ends.
+    pub session_ttl: i64,
+    /// `GATEHOUSE_ADMIN_PASSWORD`: password of the bootstrap `admin` user, used only when the
+    /// database has no user yet. When unset a random one is generated and printed once.
+    pub admin_password: Option<String>,
+    /// `GATEHOUSE_LOG`: tracing filter, e.g. `info` or `gatehouse=debug`.
+    pub log: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            issuer: None,
+            database_url: "sqlite://data/gatehouse.db".into(),
+            keys_dir: PathBuf::from("keys"),
+            access_token_ttl: 900,
+            refresh_token_ttl: 30 * 24 * 3600,
+            id_token_ttl: 3600,
+            code_ttl: 60,
+            session_ttl: 8 * 3600,
+            admin_password: None,
+            log: "info".into(),
+        }
+    }
+}
+
+impl Config {
+    /// Loads defaults, then the TOML file (the given one must exist; `gatehouse.toml` is optional),
+    /// then the environment.
+    pub fn load(file: Option<&Path>) -> anyhow::Result<Self> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        match file {
+            Some(path) => {
+                if !path.exists() {
+                    bail!("config file {} does not exist", path.display());
+                }
+                figment = figment.merge(Toml::file(path));
+            }
+            None => figment = figment.merge(Toml::file("gatehouse.toml")),
+        }
+        let config: Config = figment
+            .merge(Env::prefixed("GATEHOUSE_").ignore(&["TEST_DATABASE_URL", "TEST_REDIS_URL"]))
+            .extract()
+            .context("while reading the configuration")?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Rejects values that would make the server insecure or broken.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        if let Some(issuer) = &self.issuer {
+            validate_issuer(issuer)?;
+        }
+        for (name, value) in [
+            ("access_token_ttl", self.access_token_ttl),
+            ("refresh_token_ttl", self.refresh_token_ttl),
+            ("id_token_ttl", self.id_token_ttl),
+            ("session_ttl", self.session_ttl),
+        ] {
+            if value <= 0 {
+                bail!("{name} must be a positive number of seconds");
+            }
+        }
+        if !(1..=60).contains(&self.code_ttl) {
+            bail!(
+                "code_ttl must be between 1 and 60 seconds (RFC 9700 recommends short-lived codes)"
+            );
+        }
+        Ok(())
+    }
+
+    /// The issuer: the configured one, else `http://<bound address>`.
+    pub fn issuer_for(&self, bound: SocketAddr) -> String {
+        match &self.issuer {
+            Some(issuer) => issuer.trim_end_matches('/').to_owned(),
+            None => format!("http://{bound}"),
+        }
+    }
+}
+
+/// OIDC Discovery §3: https, no query or fragment; plain http only for loopback development.
+fn validate_issuer(issuer: &str) -> anyhow::Result<()> {
+    let url = url::Url::parse(issuer).with_context(|| format!("issuer {issuer:?} is not a URL"))?;
+    if url.query().is_some() || url.fragment().is_some() {
+        bail!("issuer must not have a query or fragment");
+    }
+    let loopback = matches!(url.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"));
+    match url.scheme() {
+        "https" => Ok(()),
+        "http" if loopback => Ok(()),
+        _ => bail!("issuer must be an https URL (http is allowed only on loopback)"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn issuer_rules() {
+        assert!(validate_issuer("https://sso.example.com").is_ok());
+        assert!(validate_issuer("http://127.0.0.1:8080").is_ok());
+        assert!(validate_issuer("http://sso.example.com").is_err());
+        assert!(validate_issuer("https://sso.example.com/?x=1").is_err());
+        assert!(validate_issuer("not a url").is_err());
+    }
+
+    #[test]
+    fn defaults_are_valid() {
+        assert!(Config::default().validate().is_ok());
+    }
+}

@@ -1,0 +1,61 @@
+//! Request parameter extraction shared by the OAuth endpoints: the query for GET, an
+//! `application/x-www-form-urlencoded` body for POST, parsed with duplicate detection.
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Request};
+use axum::http::{Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+use crate::oauth::params::ParamsError;
+use crate::oauth::{OAuthError, Params};
+
+/// Parsed parameters, or why they were refused; handlers decide how to report it (a page for
+/// /authorize, JSON elsewhere).
+pub struct RawParams(pub Result<Params, ParamsError>);
+
+/// A body that is not a form, or is larger than the limit.
+pub struct BodyRejection(StatusCode, &'static str);
+
+impl IntoResponse for BodyRejection {
+    fn into_response(self) -> Response {
+        let mut res = OAuthError::invalid_request(self.1).into_response();
+        *res.status_mut() = self.0;
+        res
+    }
+}
+
+impl<S: Send + Sync> FromRequest<S> for RawParams {
+    type Rejection = BodyRejection;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        if req.method() == Method::GET || req.method() == Method::HEAD {
+            let query = req.uri().query().unwrap_or("").as_bytes().to_vec();
+            return Ok(RawParams(Params::parse(&query)));
+        }
+        let is_form = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| {
+                v.to_ascii_lowercase()
+                    .starts_with("application/x-www-form-urlencoded")
+            });
+        if !is_form {
+            return Err(BodyRejection(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "expected application/x-www-form-urlencoded",
+            ));
+        }
+        let body = Bytes::from_request(req, state)
+            .await
+            .map_err(|_| BodyRejection(StatusCode::PAYLOAD_TOO_LARGE, "request body too large"))?;
+        Ok(RawParams(Params::parse(&body)))
+    }
+}
+
+/// The value of `Authorization`, if it is valid text.
+pub fn authorization(headers: &axum::http::HeaderMap) -> Option<&str> {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+}

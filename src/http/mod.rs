@@ -1,0 +1,112 @@
+//! The HTTP edge: routes, thin handlers, extractors and the error-to-response mapping.
+//! No SQL and no protocol rules live here.
+
+mod authorize;
+mod consent;
+mod discovery;
+pub mod errors;
+mod extract;
+mod health;
+mod login;
+mod logout;
+mod session;
+mod token;
+mod userinfo;
+
+pub use discovery::document as discovery_document;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use tower_http::set_header::SetResponseHeaderLayer;
+
+use crate::state::AppState;
+
+/// Largest request body accepted anywhere (R-03); OAuth requests are small forms.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self' data:; base-uri 'none'; \
+                   frame-ancestors 'none'; object-src 'none'";
+
+/// Every route, once. Browser routes get the session layer; the rest do not pay for it.
+pub fn routes(
+    state: AppState,
+    sessions: tower_sessions::SessionManagerLayer<crate::ephemeral::SessionBackend>,
+) -> Router {
+    let browser = Router::new()
+        .route("/", get(login::home))
+        .route("/login", get(login::get_login).post(login::post_login))
+        .route(
+            "/consent",
+            get(consent::get_consent).post(consent::post_consent),
+        )
+        .route(
+            "/oauth/authorize",
+            get(authorize::authorize).post(authorize::authorize),
+        )
+        .route("/oauth/authorize/resume", get(authorize::resume))
+        .route("/oauth/logout", get(logout::logout).post(logout::logout))
+        .layer(sessions);
+    let api = Router::new()
+        .route(
+            "/.well-known/openid-configuration",
+            get(discovery::configuration),
+        )
+        .route(
+            "/.well-known/oauth-authorization-server",
+            get(discovery::configuration),
+        )
+        .route("/jwks", get(discovery::jwks))
+        .route("/oauth/token", post(token::post_token))
+        .route("/oauth/introspect", post(token::post_introspect))
+        .route("/oauth/revoke", post(token::post_revoke))
+        .route(
+            "/oauth/userinfo",
+            get(userinfo::userinfo).post(userinfo::userinfo),
+        )
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/static/gatehouse.css", get(stylesheet));
+    browser
+        .merge(api)
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(CSP),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_FRAME_OPTIONS,
+            HeaderValue::from_static("DENY"),
+        ))
+        .with_state(state)
+}
+
+async fn stylesheet() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        crate::templates::STYLESHEET,
+    )
+        .into_response()
+}
+
+async fn not_found() -> Response {
+    (
+        axum::http::StatusCode::NOT_FOUND,
+        axum::Json(serde_json::json!({ "error": "not_found" })),
+    )
+        .into_response()
+}

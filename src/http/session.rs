@@ -1,0 +1,75 @@
+//! What the browser session holds: the signed-in user, the pending authorization request and
+//! the CSRF token of its forms.
+
+use tower_sessions::Session;
+
+use crate::crypto::{ct_eq, random_token};
+use crate::oauth::OAuthError;
+use crate::oauth::authorize::{SessionUser, ValidAuthorize};
+
+const USER: &str = "user";
+const PENDING: &str = "pending";
+const CSRF: &str = "csrf";
+
+fn unavailable(e: tower_sessions::session::Error) -> OAuthError {
+    OAuthError::unavailable(e)
+}
+
+/// The signed-in user.
+pub async fn user(session: &Session) -> Result<Option<SessionUser>, OAuthError> {
+    session.get(USER).await.map_err(unavailable)
+}
+
+/// Signs `user` in: a fresh cookie id (S-03) and a fresh CSRF token.
+pub async fn sign_in(session: &Session, user: &SessionUser) -> Result<(), OAuthError> {
+    session.cycle_id().await.map_err(unavailable)?;
+    session.insert(USER, user).await.map_err(unavailable)?;
+    session
+        .insert(CSRF, random_token())
+        .await
+        .map_err(unavailable)?;
+    Ok(())
+}
+
+/// Ends the session: the record is deleted, the cookie becomes useless (S-04).
+pub async fn destroy(session: &Session) -> Result<(), OAuthError> {
+    session.flush().await.map_err(unavailable)
+}
+
+/// The authorization request waiting for login or consent.
+pub async fn pending(session: &Session) -> Result<Option<ValidAuthorize>, OAuthError> {
+    session.get(PENDING).await.map_err(unavailable)
+}
+
+/// Parks an authorization request.
+pub async fn set_pending(session: &Session, req: &ValidAuthorize) -> Result<(), OAuthError> {
+    session.insert(PENDING, req).await.map_err(unavailable)
+}
+
+/// Drops the pending request.
+pub async fn clear_pending(session: &Session) -> Result<(), OAuthError> {
+    session
+        .remove::<ValidAuthorize>(PENDING)
+        .await
+        .map_err(unavailable)
+        .map(|_| ())
+}
+
+/// The session's CSRF token, created on first use.
+pub async fn csrf_token(session: &Session) -> Result<String, OAuthError> {
+    if let Some(token) = session.get::<String>(CSRF).await.map_err(unavailable)? {
+        return Ok(token);
+    }
+    let token = random_token();
+    session.insert(CSRF, &token).await.map_err(unavailable)?;
+    Ok(token)
+}
+
+/// Synchronizer-token check of a submitted form (S-06), constant-time.
+pub async fn csrf_ok(session: &Session, presented: Option<&str>) -> Result<bool, OAuthError> {
+    let expected: Option<String> = session.get(CSRF).await.map_err(unavailable)?;
+    Ok(match (expected, presented) {
+        (Some(expected), Some(presented)) => ct_eq(expected.as_bytes(), presented.as_bytes()),
+        _ => false,
+    })
+}

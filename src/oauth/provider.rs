@@ -1,0 +1,240 @@
+//! The protocol context every OAuth service function works with: storage, keys, lifetimes and
+//! the two hot-path caches (clients, verified access tokens).
+
+use std::collections::HashMap;
+use std::sync::{Arc, PoisonError, RwLock};
+
+use super::claims::{ACCESS_TOKEN_TYP, AccessClaims};
+use super::error::OAuthError;
+use crate::config::Config;
+use crate::ephemeral::{Ephemeral, RevocationKind};
+use crate::jwt::{self, Alg, Expect};
+use crate::keys::KeySet;
+use crate::store::clients::Client;
+use crate::store::{self, Db};
+
+/// Token and code lifetimes, in seconds.
+#[derive(Debug, Clone, Copy)]
+pub struct Lifetimes {
+    pub access_token: i64,
+    pub refresh_token: i64,
+    pub id_token: i64,
+    pub code: i64,
+    pub session: i64,
+}
+
+impl Lifetimes {
+    /// The lifetimes from the configuration.
+    pub fn from_config(c: &Config) -> Self {
+        Self {
+            access_token: c.access_token_ttl,
+            refresh_token: c.refresh_token_ttl,
+            id_token: c.id_token_ttl,
+            code: c.code_ttl,
+            session: c.session_ttl,
+        }
+    }
+}
+
+/// How long a client registration is served from memory before it is read again. Registration
+/// changes made by another process (the CLI) are therefore visible within this bound.
+const CLIENT_CACHE_SECS: i64 = 5;
+/// Upper bound of the verified-token cache; it is simply emptied when full.
+const TOKEN_CACHE_MAX: usize = 100_000;
+
+/// Storage, keys, issuer and lifetimes, shared by every request.
+pub struct Provider {
+    pub issuer: String,
+    pub db: Db,
+    pub keys: KeySet,
+    pub ephemeral: Arc<dyn Ephemeral>,
+    pub lifetimes: Lifetimes,
+    clients: RwLock<HashMap<String, (Arc<Client>, i64)>>,
+    verified: RwLock<HashMap<String, Arc<AccessClaims>>>,
+}
+
+impl std::fmt::Debug for Provider {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Provider")
+            .field("issuer", &self.issuer)
+            .finish()
+    }
+}
+
+impl Provider {
+    /// Assembles the provider.
+    pub fn new(
+        issuer: String,
+        db: Db,
+        keys: KeySet,
+        ephemeral: Arc<dyn Ephemeral>,
+        lifetimes: Lifetimes,
+    ) -> Self {
+        Self {
+            issuer,
+            db,
+            keys,
+            ephemeral,
+            lifetimes,
+            clients: RwLock::default(),
+            verified: RwLock::default(),
+        }
+    }
+
+    /// A client registration, from memory when fresh enough.
+    pub async fn client(&self, id: &str) -> Result<Option<Arc<Client>>, OAuthError> {
+        let now = crate::clock::now();
+        if id.len() > 256 {
+            return Ok(None);
+        }
+        if let Some((client, fetched)) = self
+            .clients
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(id)
+            && now - fetched < CLIENT_CACHE_SECS
+        {
+            return Ok(Some(Arc::clone(client)));
+        }
+        let Some(client) = store::clients::find(&self.db, id).await? else {
+            return Ok(None);
+        };
+        let client = Arc::new(client);
+        self.clients
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(id.to_owned(), (Arc::clone(&client), now));
+        Ok(Some(client))
+    }
+
+    /// Verifies an access token we issued: signature (cached per token string), type `at+jwt`,
+    /// issuer, expiry, and that neither the token, its grant nor its session was revoked.
+    /// Any failure is `invalid_token`; a store outage is `temporarily_unavailable` (fail closed).
+    pub async fn verify_access_token(
+        &self,
+        token: &str,
+        now: i64,
+    ) -> Result<Arc<AccessClaims>, OAuthError> {
+        let cached = self
+            .verified
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(token)
+            .cloned();
+        let claims = match cached {
+            Some(claims) => claims,
+            None => {
+                let expect = Expect {
+                    algs: &Alg::ALL,
+                    typ: Some(ACCESS_TOKEN_TYP),
+                    issuer: &self.issuer,
+                    audience: None,
+                    allow_expired: false,
+                };
+                let claims: AccessClaims =
+                    jwt::verify(&self.keys, token, &expect).map_err(|e| {
+                        OAuthError::invalid_token("the access token is invalid").with_detail(e)
+                    })?;
+                let claims = Arc::new(claims);
+                let mut cache = self
+                    .verified
+                    .write()
+                    .unwrap_or_else(PoisonError::into_inner);
+                if cache.len() >= TOKEN_CACHE_MAX {
+                    cache.clear();
+                }
+                cache.insert(token.to_owned(), Arc::clone(&claims));
+                claims
+            }
+        };
+        if claims.exp <= now {
+            return Err(OAuthError::invalid_token("the access token expired"));
+        }
+        let mut checks = vec![(RevocationKind::Token, claims.jti.as_str())];
+        if let Some(gid) = &claims.gid {
+            checks.push((RevocationKind::Grant, gid.as_str()));
+        }
+        if let Some(sid) = &claims.sid {
+            checks.push((RevocationKind::Session, sid.as_str()));
+        }
+        if self.ephemeral.is_revoked(&checks).await? {
+            return Err(OAuthError::invalid_token("the access token was revoked"));
+        }
+        Ok(claims)
+    }
+
+    /// Revokes ids durably (database) and live (ephemeral store), until `until`.
+    pub async fn revoke(
+        &self,
+        kind: RevocationKind,
+        value: &str,
+        until: i64,
+    ) -> Result<(), OAuthError> {
+        store::revocations::insert(&self.db, kind.as_str(), value, until).await?;
+        self.ephemeral.revoke(kind, value, until).await?;
+        Ok(())
+    }
+
+    /// Revokes a grant: its refresh tokens stop working and its access tokens are refused.
+    pub async fn revoke_grant(&self, grant_id: &str, now: i64) -> Result<(), OAuthError> {
+        store::grants::revoke(&self.db, grant_id, now).await?;
+        self.revoke(
+            RevocationKind::Grant,
+            grant_id,
+            now + self.lifetimes.access_token,
+        )
+        .await
+    }
+
+    /// Ends a browser session everywhere: its access tokens are refused and its grants that are
+    /// not `offline_access` are revoked.
+    pub async fn end_session(&self, sid: &str, now: i64) -> Result<(), OAuthError> {
+        self.revoke(
+            RevocationKind::Session,
+            sid,
+            now + self.lifetimes.access_token,
+        )
+        .await?;
+        for grant_id in store::grants::revoke_session_grants(&self.db, sid, now).await? {
+            self.revoke(
+                RevocationKind::Grant,
+                &grant_id,
+                now + self.lifetimes.access_token,
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// Copies durable revocations into the ephemeral store (at start).
+    pub async fn warm_revocations(&self, now: i64) -> anyhow::Result<usize> {
+        let rows = store::revocations::list_active(&self.db, now).await?;
+        let n = rows.len();
+        for (kind, value, until) in rows {
+            if let Some(kind) = RevocationKind::parse(&kind) {
+                self.ephemeral.revoke(kind, &value, until).await?;
+            }
+        }
+        Ok(n)
+    }
+
+    /// Forgets cached verifications that have expired.
+    pub fn purge_caches(&self, now: i64) {
+        self.verified
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .retain(|_, c| c.exp > now);
+        self.clients
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .retain(|_, (_, fetched)| now - *fetched < CLIENT_CACHE_SECS);
+    }
+}
+
+impl OAuthError {
+    /// Adds a log-only detail.
+    pub fn with_detail(mut self, detail: impl std::fmt::Display) -> Self {
+        self.detail = Some(detail.to_string());
+        self
+    }
+}
