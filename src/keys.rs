@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use jsonwebtoken::{DecodingKey, EncodingKey};
+use jsonwebtoken::DecodingKey;
 use ring::rand::{SecureRandom, SystemRandom};
 use ring::signature::{self, EcdsaKeyPair, Ed25519KeyPair, KeyPair, RsaKeyPair};
 use serde_json::{Value, json};
@@ -21,12 +21,20 @@ use crate::jwt::Alg;
 const SECRET_KEY_FILE: &str = "client-secret-hmac.key";
 const RSA_BITS: usize = 2048;
 
-/// One key pair usable by `jsonwebtoken`.
+/// A parsed private key. Parsing (with its consistency checks) costs more than signing, so it
+/// happens once at load, not per token.
+enum Signer {
+    Rsa(RsaKeyPair),
+    Ec(EcdsaKeyPair),
+    Ed(Ed25519KeyPair),
+}
+
+/// One key pair: signs with ring directly, verifies through `jsonwebtoken`.
 pub struct SigningKey {
     pub kid: String,
     pub alg: Alg,
     pub created: i64,
-    pub(crate) encoding: EncodingKey,
+    signer: Signer,
     pub(crate) decoding: DecodingKey,
     jwk: Value,
 }
@@ -161,7 +169,7 @@ pub fn load_secret_hasher(dir: &Path) -> anyhow::Result<SecretHasher> {
 impl SigningKey {
     fn from_pkcs8(alg: Alg, created: i64, der: &[u8]) -> anyhow::Result<Self> {
         let b64 = |b: &[u8]| URL_SAFE_NO_PAD.encode(b);
-        let (public, encoding, decoding) = match alg {
+        let (public, signer, decoding) = match alg {
             Alg::RS256 => {
                 let kp =
                     RsaKeyPair::from_pkcs8(der).map_err(|e| anyhow::anyhow!("bad RSA key: {e}"))?;
@@ -173,7 +181,7 @@ impl SigningKey {
                 let decoding = DecodingKey::from_rsa_components(&n, &e)?;
                 (
                     json!({"kty": "RSA", "n": n, "e": e}),
-                    EncodingKey::from_rsa_der(der),
+                    Signer::Rsa(kp),
                     decoding,
                 )
             }
@@ -192,7 +200,7 @@ impl SigningKey {
                 let decoding = DecodingKey::from_ec_components(&x, &y)?;
                 (
                     json!({"kty": "EC", "crv": "P-256", "x": x, "y": y}),
-                    EncodingKey::from_ec_der(der),
+                    Signer::Ec(kp),
                     decoding,
                 )
             }
@@ -203,7 +211,7 @@ impl SigningKey {
                 let decoding = DecodingKey::from_ed_components(&x)?;
                 (
                     json!({"kty": "OKP", "crv": "Ed25519", "x": x}),
-                    EncodingKey::from_ed_der(der),
+                    Signer::Ed(kp),
                     decoding,
                 )
             }
@@ -217,10 +225,30 @@ impl SigningKey {
             kid,
             alg,
             created,
-            encoding,
+            signer,
             decoding,
             jwk,
         })
+    }
+}
+
+impl SigningKey {
+    /// The JWS signature of `signing_input` (`base64url(header).base64url(payload)`).
+    pub(crate) fn sign(&self, signing_input: &[u8]) -> Option<Vec<u8>> {
+        let rng = SystemRandom::new();
+        match &self.signer {
+            Signer::Rsa(kp) => {
+                let mut sig = vec![0u8; kp.public().modulus_len()];
+                kp.sign(&signature::RSA_PKCS1_SHA256, &rng, signing_input, &mut sig)
+                    .ok()?;
+                Some(sig)
+            }
+            Signer::Ec(kp) => kp
+                .sign(&rng, signing_input)
+                .ok()
+                .map(|s| s.as_ref().to_vec()),
+            Signer::Ed(kp) => Some(kp.sign(signing_input).as_ref().to_vec()),
+        }
     }
 }
 

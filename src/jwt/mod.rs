@@ -1,9 +1,12 @@
 //! JSON Web Tokens: signing and verification with an explicit algorithm allow-list (RFC 8725).
-//! The `jsonwebtoken` crate does the JWS work; its cryptography is provided by `ring`.
+//! Signing uses ring keys parsed once at load; verification goes through `jsonwebtoken`, whose
+//! cryptography is provided by `ring` too (one crypto library).
 
 pub mod ring_provider;
 
-use jsonwebtoken::{Algorithm, Header, Validation};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::{Algorithm, Validation};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -57,8 +60,10 @@ pub enum JwtError {
     WrongType,
     #[error("invalid token: {0}")]
     Invalid(jsonwebtoken::errors::Error),
-    #[error("signing failed: {0}")]
-    Signing(jsonwebtoken::errors::Error),
+    #[error("claims could not be encoded: {0}")]
+    Encoding(serde_json::Error),
+    #[error("signing failed")]
+    SigningFailed,
 }
 
 /// Tokens longer than this are refused before any parsing (R-03, R-04).
@@ -79,18 +84,36 @@ pub struct Expect<'a> {
     pub allow_expired: bool,
 }
 
-/// Signs `claims` with the active key of `alg`.
+/// Signs `claims` with the active key of `alg` (RFC 7515 compact serialization). Signing uses
+/// the key parsed at load time; `jsonwebtoken` would re-parse the private key for every token.
 pub fn sign<T: Serialize>(
     keys: &KeySet,
     alg: Alg,
     typ: &str,
     claims: &T,
 ) -> Result<String, JwtError> {
+    #[derive(Serialize)]
+    struct JoseHeader<'a> {
+        typ: &'a str,
+        alg: &'a str,
+        kid: &'a str,
+    }
     let key = keys.active(alg);
-    let mut header = Header::new(alg.jose());
-    header.typ = Some(typ.to_owned());
-    header.kid = Some(key.kid.clone());
-    jsonwebtoken::encode(&header, claims, &key.encoding).map_err(JwtError::Signing)
+    let header = JoseHeader {
+        typ,
+        alg: alg.as_str(),
+        kid: &key.kid,
+    };
+    let header = serde_json::to_vec(&header).map_err(JwtError::Encoding)?;
+    let payload = serde_json::to_vec(claims).map_err(JwtError::Encoding)?;
+    let mut token = String::with_capacity((header.len() + payload.len()) * 4 / 3 + 400);
+    URL_SAFE_NO_PAD.encode_string(&header, &mut token);
+    token.push('.');
+    URL_SAFE_NO_PAD.encode_string(&payload, &mut token);
+    let signature = key.sign(token.as_bytes()).ok_or(JwtError::SigningFailed)?;
+    token.push('.');
+    URL_SAFE_NO_PAD.encode_string(&signature, &mut token);
+    Ok(token)
 }
 
 /// Verifies a compact JWS issued by us: key chosen by `kid` from our own set only (never from
@@ -130,4 +153,83 @@ pub fn verify<T: DeserializeOwned>(
     jsonwebtoken::decode::<T>(token, &key.decoding, &validation)
         .map(|data| data.claims)
         .map_err(JwtError::Invalid)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Serialize, serde::Deserialize, Debug, PartialEq)]
+    struct Claims {
+        iss: String,
+        sub: String,
+        exp: i64,
+    }
+
+    fn keys() -> KeySet {
+        ring_provider::install();
+        let dir = std::env::temp_dir().join(format!("gh-jwt-{}", crate::crypto::random_token()));
+        let keys = KeySet::load_or_generate(&dir).expect("keys");
+        let _ = std::fs::remove_dir_all(dir);
+        keys
+    }
+
+    #[test]
+    fn p13_signed_tokens_verify_only_under_their_rules() {
+        let keys = keys();
+        let claims = Claims {
+            iss: "https://op.example".into(),
+            sub: "u1".into(),
+            exp: crate::clock::now() + 60,
+        };
+        for alg in Alg::ALL {
+            let token = sign(&keys, alg, "at+jwt", &claims).expect("sign");
+            let ok = Expect {
+                algs: &[alg],
+                typ: Some("at+jwt"),
+                issuer: "https://op.example",
+                audience: None,
+                allow_expired: false,
+            };
+            assert_eq!(
+                verify::<Claims>(&keys, &token, &ok).expect("verify"),
+                claims
+            );
+            let other_alg: Vec<Alg> = Alg::ALL.into_iter().filter(|a| *a != alg).collect();
+            assert!(
+                verify::<Claims>(
+                    &keys,
+                    &token,
+                    &Expect {
+                        algs: &other_alg,
+                        ..ok
+                    }
+                )
+                .is_err()
+            );
+            assert!(
+                verify::<Claims>(&keys, &token, &Expect { typ: None, ..ok }).is_err(),
+                "at+jwt where an ID token is expected"
+            );
+            assert!(
+                verify::<Claims>(
+                    &keys,
+                    &token,
+                    &Expect {
+                        issuer: "https://evil.example",
+                        ..ok
+                    }
+                )
+                .is_err()
+            );
+            // alg:none with the same payload and kid.
+            let mut parts = token.split('.');
+            let (_, payload) = (parts.next(), parts.next().unwrap_or_default());
+            let none_header = URL_SAFE_NO_PAD.encode(format!(
+                r#"{{"alg":"none","typ":"at+jwt","kid":"{}"}}"#,
+                keys.active(alg).kid
+            ));
+            assert!(verify::<Claims>(&keys, &format!("{none_header}.{payload}."), &ok).is_err());
+        }
+    }
 }
