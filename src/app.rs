@@ -120,9 +120,7 @@ async fn bootstrap_admin(db: &Db, config: &Config) -> anyhow::Result<()> {
             "created the bootstrap administrator: username `admin`, password `{password}` (shown once; change it)"
         );
     } else {
-        println!(
-            "created the bootstrap administrator `admin` with the password from GATEHOUSE_ADMIN_PASSWORD"
-        );
+        tracing::info!("created the bootstrap administrator `admin` from GATEHOUSE_ADMIN_PASSWORD");
     }
     Ok(())
 }

@@ -9,6 +9,7 @@ use super::extract::RawParams;
 use super::session;
 use crate::clock;
 use crate::oauth::authorize::{self, Next, SessionUser, ValidAuthorize};
+use crate::oauth::params::ParamsError;
 use crate::oauth::{AuthorizeError, OAuthError};
 use crate::state::AppState;
 use crate::store::users;
@@ -22,23 +23,37 @@ pub async fn authorize(
     let now = clock::now();
     let params = match params {
         Ok(p) => p,
-        // Duplicated or oversized parameters: nothing is trustworthy enough to redirect to.
+        Err(ParamsError::Duplicated(name, first)) => {
+            return authorize_error(
+                &app,
+                authorize::duplicated(&app.provider, &first, &name).await,
+            );
+        }
+        // Oversized parameters: nothing is trustworthy enough to redirect to.
         Err(e) => return error_page(&app, &OAuthError::invalid_request(e.to_string())),
     };
     match authorize::validate(&app.provider, &params, now).await {
         Ok(req) => proceed(&app, &session, req, now).await,
-        Err(AuthorizeError::Page(e)) => error_page(&app, &e),
-        Err(AuthorizeError::Redirect {
+        Err(e) => authorize_error(&app, e),
+    }
+}
+
+fn authorize_error(app: &AppState, e: AuthorizeError) -> Response {
+    match e {
+        AuthorizeError::Page(e) => error_page(app, &e),
+        AuthorizeError::Redirect {
             redirect_uri,
             state,
             error,
-        }) => Redirect::to(&authorize::error_url(
-            &redirect_uri,
-            state.as_deref(),
-            &error,
-            &app.provider.issuer,
-        ))
-        .into_response(),
+        } => {
+            let url = authorize::error_url(
+                &redirect_uri,
+                state.as_deref(),
+                &error,
+                &app.provider.issuer,
+            );
+            Redirect::to(&url).into_response()
+        }
     }
 }
 

@@ -32,6 +32,7 @@ impl<S: Send + Sync> FromRequest<S> for RawParams {
             let query = req.uri().query().unwrap_or("").as_bytes().to_vec();
             return Ok(RawParams(Params::parse(&query)));
         }
+        let declared = req.headers().contains_key(header::CONTENT_TYPE);
         let is_form = req
             .headers()
             .get(header::CONTENT_TYPE)
@@ -40,15 +41,16 @@ impl<S: Send + Sync> FromRequest<S> for RawParams {
                 v.to_ascii_lowercase()
                     .starts_with("application/x-www-form-urlencoded")
             });
-        if !is_form {
+        let body = Bytes::from_request(req, state)
+            .await
+            .map_err(|_| BodyRejection(StatusCode::PAYLOAD_TOO_LARGE, "request body too large"))?;
+        // A POST without a body (e.g. userinfo with only a bearer header) has no parameters.
+        if !is_form && (declared || !body.is_empty()) {
             return Err(BodyRejection(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "expected application/x-www-form-urlencoded",
             ));
         }
-        let body = Bytes::from_request(req, state)
-            .await
-            .map_err(|_| BodyRejection(StatusCode::PAYLOAD_TOO_LARGE, "request body too large"))?;
         Ok(RawParams(Params::parse(&body)))
     }
 }

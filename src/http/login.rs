@@ -154,10 +154,13 @@ async fn finish_login(
         },
     )
     .await?;
-    let next = if session::pending(session).await?.is_some() {
-        "/oauth/authorize/resume"
-    } else {
-        "/"
+    let next = match session::pending(session).await? {
+        Some(mut pending) => {
+            pending.reauthenticated = true;
+            session::set_pending(session, &pending).await?;
+            "/oauth/authorize/resume"
+        }
+        None => "/",
     };
     Ok(Redirect::to(next).into_response())
 }

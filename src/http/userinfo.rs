@@ -2,7 +2,7 @@
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, Method};
 use axum::response::{IntoResponse, Response};
 
 use super::errors::BearerError;
@@ -37,12 +37,16 @@ fn bearer_token(
 /// Claims about the token's user.
 pub async fn userinfo(
     State(app): State<AppState>,
+    method: Method,
     headers: HeaderMap,
     RawParams(params): RawParams,
 ) -> Response {
     let result = async {
         let params = params.map_err(|e| OAuthError::invalid_request(e.to_string()))?;
-        let form = params.get("access_token").is_some().then_some(&params);
+        // RFC 6750 §2.3 query tokens leak into logs and Referer headers: only the header or a
+        // POST body count.
+        let form =
+            (method == Method::POST && params.get("access_token").is_some()).then_some(&params);
         let token = bearer_token(&headers, form)?;
         userinfo::userinfo(&app.provider, &token, clock::now()).await
     };

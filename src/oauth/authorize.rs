@@ -26,8 +26,12 @@ pub struct ValidAuthorize {
     pub prompt: Prompt,
     pub max_age: Option<i64>,
     pub login_hint: Option<String>,
-    /// When the request arrived: `prompt=login` is satisfied by a login after this instant.
+    /// When the request arrived.
     pub requested_at: i64,
+    /// Set when the user logged in while this request was pending: that login satisfies
+    /// `prompt=login` and `max_age` (OIDC Core §3.1.2.1).
+    #[serde(default)]
+    pub reauthenticated: bool,
 }
 
 /// OIDC Core §3.1.2.1 `prompt` values.
@@ -89,6 +93,7 @@ pub async fn validate(
         max_age,
         login_hint: params.get("login_hint").map(str::to_owned),
         requested_at: now,
+        reauthenticated: false,
     })
 }
 
@@ -220,6 +225,27 @@ fn check_max_age(params: &Params) -> Result<Option<i64>, OAuthError> {
         .transpose()
 }
 
+/// A request with a repeated parameter (RFC 6749 §3.1). Repeating `client_id` or
+/// `redirect_uri` makes the target ambiguous: our page. Anything else goes back to the client.
+pub async fn duplicated(p: &Provider, first: &Params, name: &str) -> AuthorizeError {
+    let error = OAuthError::invalid_request(format!("parameter {name} is repeated"));
+    if name == "client_id" || name == "redirect_uri" {
+        return AuthorizeError::Page(error);
+    }
+    let client = match check_client(p, first).await {
+        Ok(c) => c,
+        Err(e) => return e,
+    };
+    match check_redirect_uri(&client, first) {
+        Ok(redirect_uri) => AuthorizeError::Redirect {
+            redirect_uri,
+            state: first.get("state").map(str::to_owned),
+            error,
+        },
+        Err(e) => e,
+    }
+}
+
 /// Decides the next step. `consented` says whether the user already approved this scope for a
 /// client that needs consent.
 pub fn next_step(
@@ -229,8 +255,8 @@ pub fn next_step(
     now: i64,
 ) -> Result<Next, OAuthError> {
     let fresh_enough = |u: &SessionUser| {
-        let login_ok = !req.prompt.login || u.auth_time >= req.requested_at;
-        let age_ok = req.max_age.is_none_or(|max| now - u.auth_time <= max);
+        let login_ok = !req.prompt.login || req.reauthenticated;
+        let age_ok = req.reauthenticated || req.max_age.is_none_or(|max| now - u.auth_time <= max);
         login_ok && age_ok
     };
     match user {
@@ -332,7 +358,7 @@ pub fn callback_url(redirect_uri: &str, pairs: &[(&str, Option<&str>)]) -> Strin
         // Registered URIs are validated as absolute URLs at registration.
         Err(_) => return redirect_uri.to_owned(),
     };
-    {
+    if pairs.iter().any(|(_, v)| v.is_some()) {
         let mut query = url.query_pairs_mut();
         for (k, v) in pairs {
             if let Some(v) = v {
@@ -361,6 +387,7 @@ mod tests {
             max_age,
             login_hint: None,
             requested_at: 100,
+            reauthenticated: false,
         }
     }
 
@@ -406,8 +433,10 @@ mod tests {
             next_step(&req(login, None, true), Some(&user(50)), false, 100).ok(),
             Some(Next::Login)
         );
+        let mut fresh = req(login, None, true);
+        fresh.reauthenticated = true;
         assert_eq!(
-            next_step(&req(login, None, true), Some(&user(100)), false, 101).ok(),
+            next_step(&fresh, Some(&user(100)), false, 101).ok(),
             Some(Next::Issue)
         );
         assert_eq!(

@@ -4,18 +4,19 @@
 use std::collections::HashMap;
 
 /// Longest accepted parameter value.
-pub const MAX_PARAM_BYTES: usize = 4096;
+pub const MAX_PARAM_BYTES: usize = 2048;
 /// Most parameters accepted in one request.
 pub const MAX_PARAMS: usize = 64;
 
 /// Distinct name → value pairs.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Params(HashMap<String, String>);
 
 /// Why parameters were refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ParamsError {
-    Duplicated(String),
+    /// A repeated parameter, with the request's first values (to report the error).
+    Duplicated(String, Box<Params>),
     TooLong(String),
     TooMany,
 }
@@ -23,7 +24,7 @@ pub enum ParamsError {
 impl std::fmt::Display for ParamsError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            ParamsError::Duplicated(n) => write!(f, "parameter {n} is repeated"),
+            ParamsError::Duplicated(n, _) => write!(f, "parameter {n} is repeated"),
             ParamsError::TooLong(n) => write!(f, "parameter {n} is too long"),
             ParamsError::TooMany => f.write_str("too many parameters"),
         }
@@ -43,11 +44,27 @@ impl Params {
                 return Err(ParamsError::TooLong(truncate(&name)));
             }
             if map.insert(name.to_string(), value.into_owned()).is_some() {
-                return Err(ParamsError::Duplicated(truncate(&name)));
+                return Err(ParamsError::Duplicated(
+                    truncate(&name),
+                    Box::new(Self::parse_first(raw)),
+                ));
             }
         }
         map.retain(|_, v: &mut String| !v.is_empty());
         Ok(Self(map))
+    }
+
+    /// Like [`Params::parse`] but keeps the first of repeated values, for reporting an error
+    /// to a client whose identity and redirect URI are themselves unambiguous.
+    pub fn parse_first(raw: &[u8]) -> Self {
+        let mut map = HashMap::new();
+        for (name, value) in form_urlencoded::parse(raw).take(MAX_PARAMS) {
+            if value.len() <= MAX_PARAM_BYTES && !value.is_empty() {
+                map.entry(name.into_owned())
+                    .or_insert_with(|| value.into_owned());
+            }
+        }
+        Self(map)
     }
 
     /// A parameter's value.
@@ -79,9 +96,8 @@ mod tests {
 
     #[test]
     fn r01_duplicates_and_oversize_are_refused() {
-        assert_eq!(
-            Params::parse(b"a=1&a=2").err(),
-            Some(ParamsError::Duplicated("a".into()))
+        assert!(
+            matches!(Params::parse(b"a=1&a=2"), Err(ParamsError::Duplicated(n, first)) if n == "a" && first.get("a") == Some("1"))
         );
         let long = format!("state={}", "x".repeat(MAX_PARAM_BYTES + 1));
         assert_eq!(

@@ -1,0 +1,21 @@
+//! Black-box integration tests for Gatehouse: a real `gatehouse` process per test, driven over HTTP.
+//! Test names start with the security-checklist id they cover (shared/docs/security-checklist.md).
+//! Every scenario runs on SQLite and, when GATEHOUSE_TEST_DATABASE_URL is set, on PostgreSQL.
+
+#[macro_use]
+mod common;
+
+mod authorize_errors;
+mod bad_input;
+mod cli;
+mod client_credentials;
+mod code_flow;
+mod consent;
+mod discovery;
+mod introspect_revoke;
+mod login_page;
+mod logout;
+mod pkce;
+mod refresh;
+mod token_errors;
+mod userinfo;
