@@ -14,6 +14,7 @@ matrix!(
     p19_sso_session_skips_login,
     p19_prompt_none_without_session_login_required,
     p19_prompt_login_shows_login_form_with_session,
+    p19_max_age_forces_reauthentication,
     p19_post_authorize_and_unknown_params,
     p16_authorization_response_carries_iss,
     s01_session_cookie_httponly_samesite_lax,
@@ -492,4 +493,44 @@ async fn p08_code_is_long_and_unique(b: Backend) {
         assert!(!codes.contains(&c), "code repeated: {c}");
         codes.push(c);
     }
+}
+
+/// P-19 / OIDC §3.1.2.1: `max_age=1` two seconds after the login requires a new login, and the ID
+/// token then carries `auth_time`.
+async fn p19_max_age_forces_reauthentication(b: Backend) {
+    let f = fixture(b).await;
+    let s = &f.server;
+    let browser = s.browser();
+    s.code(&browser, &Authz::new(&f.client), &f.user).await;
+    // Within max_age: no login form.
+    let authz = Authz::new(&f.client).set("max_age", "600");
+    let r = browser.get(&authz.path()).await;
+    assert_eq!(r.status, 303, "{}", r.describe());
+    assert!(
+        r.location()
+            .expect("Location")
+            .as_str()
+            .starts_with(REDIRECT),
+        "max_age=600 right after login must not re-authenticate: {:?}",
+        r.location()
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    let authz = Authz::new(&f.client).set("max_age", "1");
+    let r = browser.get(&authz.path()).await;
+    assert_eq!(r.status, 303, "{}", r.describe());
+    assert_eq!(
+        r.location().expect("Location").path(),
+        "/login",
+        "max_age=1 after 2 s must show the login form"
+    );
+    let t = s.tokens(&f.client, &browser, &authz, &f.user).await;
+    let (_, claims) = jwt::decode(t.id_token());
+    let auth_time = claims["auth_time"]
+        .as_i64()
+        .unwrap_or_else(|| panic!("auth_time required when max_age was sent: {claims}"));
+    let iat = claims["iat"].as_i64().expect("iat");
+    assert!(
+        iat - auth_time <= 5,
+        "auth_time must be the fresh login: {claims}"
+    );
 }

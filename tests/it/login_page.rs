@@ -10,6 +10,8 @@ matrix!(
     s10_html_pages_send_security_headers,
     s10_login_form_shape,
     l01_login_without_pending_authorization_goes_home,
+    s03_session_id_rotates_on_login,
+    s02_made_up_session_id_is_anonymous,
 );
 
 async fn l01_wrong_password_generic_error_no_code(b: Backend) {
@@ -283,4 +285,64 @@ async fn l01_login_without_pending_authorization_goes_home(b: Backend) {
     );
     // And the SSO session is usable by a client.
     assert!(browser.prompt_none(&f.client).await.get("code").is_some());
+}
+
+/// S-03: the session id changes when the user logs in (no fixation); the pre-login id is worthless.
+async fn s03_session_id_rotates_on_login(b: Backend) {
+    let f = fixture(b).await;
+    let browser = f.server.browser();
+    let r = browser.get(&Authz::new(&f.client).path()).await;
+    let before = browser
+        .cookie("gatehouse_session")
+        .unwrap_or_else(|| panic!("no session cookie before login\n{}", r.describe()));
+    let page = browser.get(r.location().expect("Location").as_str()).await;
+    let r = browser
+        .submit_login(&page, &f.user.username, &f.user.password)
+        .await;
+    assert_eq!(r.status, 303, "{}", r.describe());
+    let after = browser
+        .cookie("gatehouse_session")
+        .expect("session cookie after login");
+    assert_ne!(before, after, "S-03: session id must be rotated at login");
+    let fixated = f.server.browser();
+    fixated.set_cookie("gatehouse_session", &before);
+    let cb = fixated.prompt_none(&f.client).await;
+    assert_eq!(
+        cb.get("error"),
+        Some("login_required"),
+        "S-03: the pre-login session id must not be logged in: {}",
+        cb.url
+    );
+}
+
+/// S-02: a made-up session id is treated as anonymous and replaced, never adopted.
+async fn s02_made_up_session_id_is_anonymous(b: Backend) {
+    let f = fixture(b).await;
+    let browser = f.server.browser();
+    let made_up = "AAAAAAAAAAAAAAAAAAAAAA";
+    browser.set_cookie("gatehouse_session", made_up);
+    let cb = browser.prompt_none(&f.client).await;
+    assert_eq!(cb.get("error"), Some("login_required"), "{}", cb.url);
+    browser.set_cookie("gatehouse_session", made_up);
+    let r = browser.get(&Authz::new(&f.client).path()).await;
+    assert_eq!(r.status, 303, "{}", r.describe());
+    let page = browser.get(r.location().expect("Location").as_str()).await;
+    let r = browser
+        .submit_login(&page, &f.user.username, &f.user.password)
+        .await;
+    assert_eq!(r.status, 303, "{}", r.describe());
+    assert_ne!(
+        browser.cookie("gatehouse_session").as_deref(),
+        Some(made_up),
+        "S-02: a client-chosen session id was adopted"
+    );
+    let attacker = f.server.browser();
+    attacker.set_cookie("gatehouse_session", made_up);
+    let cb = attacker.prompt_none(&f.client).await;
+    assert_eq!(
+        cb.get("error"),
+        Some("login_required"),
+        "S-02: fixation: {}",
+        cb.url
+    );
 }
