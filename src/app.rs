@@ -50,9 +50,12 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let router = http::routes(state, sessions);
     println!("listening on http://{bound}");
     tracing::info!(%issuer, "gatehouse ready");
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await?;
     db.close().await;
     Ok(())
 }

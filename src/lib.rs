@@ -3,11 +3,14 @@
 
 pub mod accounts;
 pub mod app;
+pub mod authz;
 pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod crypto;
+pub mod directory;
 pub mod ephemeral;
+pub mod error;
 pub mod http;
 pub mod jwt;
 pub mod keys;

@@ -4,7 +4,7 @@
 use minijinja::{Environment, Value};
 
 /// Every template, by name.
-const TEMPLATES: [(&str, &str); 7] = [
+const TEMPLATES: [(&str, &str); 8] = [
     ("base.html", include_str!("../templates/base.html")),
     ("login.html", include_str!("../templates/login.html")),
     ("consent.html", include_str!("../templates/consent.html")),
@@ -15,6 +15,7 @@ const TEMPLATES: [(&str, &str); 7] = [
         include_str!("../templates/logged_out.html"),
     ),
     ("home.html", include_str!("../templates/home.html")),
+    ("api_docs.html", include_str!("../templates/api_docs.html")),
 ];
 
 /// The one stylesheet, served at `/static/gatehouse.css`.

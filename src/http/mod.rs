@@ -1,6 +1,7 @@
 //! The HTTP edge: routes, thin handlers, extractors and the error-to-response mapping.
 //! No SQL and no protocol rules live here.
 
+pub mod admin;
 mod authorize;
 mod consent;
 mod discovery;
@@ -69,8 +70,10 @@ pub fn routes(
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/static/gatehouse.css", get(stylesheet));
+    let admin = admin::router(&state);
     browser
         .merge(api)
+        .merge(admin)
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(SetResponseHeaderLayer::if_not_present(

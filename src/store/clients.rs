@@ -111,3 +111,14 @@ pub async fn find(db: &Db, id: &str) -> StoreResult<Option<Client>> {
     .await?;
     row.map(Client::try_from).transpose()
 }
+
+/// Whether the client's service account holds the role.
+pub async fn holds_role(db: &Db, client_id: &str, role_id: &str) -> StoreResult<bool> {
+    let (n,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM client_roles WHERE client_id = $1 AND role_id = $2")
+            .bind(client_id)
+            .bind(role_id)
+            .fetch_one(db.pool())
+            .await?;
+    Ok(n > 0)
+}

@@ -1,10 +1,15 @@
 //! Persistence: the only module with SQL. One `sqlx::Any` pool, portable SQL (`$N` placeholders,
 //! TEXT and BIGINT columns, unix-second timestamps), a migrations folder per backend.
 
+pub mod api_keys;
+pub mod audit;
 pub mod clients;
 pub mod consents;
 pub mod grants;
+pub mod permissions;
 pub mod revocations;
+pub mod roles;
+pub mod sql;
 pub mod tenants;
 pub mod users;
 

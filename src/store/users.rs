@@ -25,12 +25,21 @@ pub struct User {
     pub zoneinfo: Option<String>,
     pub address: Option<String>,
     pub updated_at: i64,
+    /// End of the trial period (unix seconds); `None` = a regular account.
+    pub trial_end_at: Option<i64>,
+    /// Sessions that signed in before this time are invalid.
+    pub not_before: i64,
 }
 
 impl User {
     /// Only active, not deleted users may sign in or use tokens.
     pub fn is_active(&self) -> bool {
         self.state == "active"
+    }
+
+    /// Whether the account may sign in or act at `now`: active and not past its trial.
+    pub fn may_sign_in(&self, now: i64) -> bool {
+        self.is_active() && self.trial_end_at.is_none_or(|end| end > now)
     }
 }
 
@@ -55,7 +64,7 @@ pub struct NewUser {
 
 const USER_COLUMNS: &str = "id, tenant_id, username, user_type, state, email, email_verified, \
     phone, phone_verified, name, given_name, family_name, nickname, picture, locale, zoneinfo, \
-    address, updated_at";
+    address, updated_at, trial_end_at, not_before";
 
 /// Inserts a user; a taken username is `StoreError::Conflict`.
 pub async fn insert(db: &Db, new: &NewUser, now: i64) -> StoreResult<User> {
@@ -84,6 +93,23 @@ pub async fn find(db: &Db, id: &str) -> StoreResult<Option<User>> {
     let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1 AND deleted_at IS NULL");
     Ok(sqlx::query_as::<_, User>(&sql)
         .bind(id)
+        .fetch_optional(db.pool())
+        .await?)
+}
+
+/// A user by tenant and username, unless deleted.
+pub async fn find_by_username(
+    db: &Db,
+    tenant_id: &str,
+    username: &str,
+) -> StoreResult<Option<User>> {
+    let sql = format!(
+        "SELECT {USER_COLUMNS} FROM users WHERE tenant_id = $1 AND username = $2 \
+         AND deleted_at IS NULL"
+    );
+    Ok(sqlx::query_as::<_, User>(&sql)
+        .bind(tenant_id)
+        .bind(username)
         .fetch_optional(db.pool())
         .await?)
 }

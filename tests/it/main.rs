@@ -5,6 +5,8 @@
 #[macro_use]
 mod common;
 
+mod admin_matrix;
+mod admin_roles;
 mod authorize_errors;
 mod bad_input;
 mod cli;

@@ -3,6 +3,7 @@
 //! real HTTP with a cookie-keeping "browser", a raw OAuth client and an `openidconnect` relying party.
 //! Redirects are never followed automatically: tests assert on `Location`.
 
+pub mod api;
 pub mod jwt;
 pub mod rp;
 
@@ -1061,6 +1062,7 @@ impl TestClient {
 
 #[derive(Clone, Debug)]
 pub struct TestUser {
+    pub id: String,
     pub username: String,
     pub password: String,
 }
@@ -1072,6 +1074,7 @@ impl TestUser {
             "user add JSON without id: {json}"
         );
         TestUser {
+            id: json["id"].as_str().unwrap_or_default().to_string(),
             username: json["username"]
                 .as_str()
                 .unwrap_or_else(|| panic!("user add JSON without username: {json}"))

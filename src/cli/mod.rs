@@ -1,4 +1,6 @@
-//! Command line: `serve` (default), `client add`, `user add`, `keys init`.
+//! Command line: `serve` (default), `client add`, `user add`, `keys init`, `api-key create`.
+
+mod api_keys;
 
 use std::io::BufRead;
 use std::path::PathBuf;
@@ -42,6 +44,16 @@ pub enum Command {
     /// Manage signing keys.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Manage users' API keys.
+    #[command(subcommand, name = "api-key")]
+    ApiKey(ApiKeyCommand),
+}
+
+/// `gatehouse api-key …`
+#[derive(Debug, Subcommand)]
+pub enum ApiKeyCommand {
+    /// Create an API key for a user; the key is printed once.
+    Create(api_keys::ApiKeyCreate),
 }
 
 /// `gatehouse client …`
@@ -127,6 +139,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Client(ClientCommand::Add(args)) => add_client(&config, args).await,
         Command::User(UserCommand::Add(args)) => add_user(&config, args).await,
         Command::Keys(KeysCommand::Init { json }) => init_keys(&config, json),
+        Command::ApiKey(ApiKeyCommand::Create(args)) => api_keys::create(&config, args).await,
     }
 }
 

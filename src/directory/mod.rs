@@ -1,0 +1,6 @@
+//! Domain rules of the directory that do not depend on HTTP or SQL: attribute merging, group
+//! tree paths and field validation. Handlers in `http::admin` call these; the store persists.
+
+pub mod attrs;
+pub mod tree;
+pub mod validate;
