@@ -109,15 +109,24 @@ async fn bootstrap_admin(db: &Db, config: &Config) -> anyhow::Result<()> {
         _ => (crypto::random_token()[..24].to_owned(), true),
     };
     let hash = password::hash_now(&password).map_err(|e| anyhow::anyhow!(e))?;
-    let new = store::users::NewUser {
+    // The built-in super administrator: can be neither deleted nor disabled.
+    let new = store::users::NewAccount {
         tenant_id: DEFAULT_TENANT.into(),
         username: "admin".into(),
-        password_hash: hash,
+        password_hash: Some(hash),
         user_type: "ADMIN".into(),
-        email: None,
-        name: Some("Administrator".into()),
+        profile: store::users::Profile {
+            name: Some("Administrator".into()),
+            ..Default::default()
+        },
+        attrs: Default::default(),
+        sys_attrs: Default::default(),
+        trial_end_at: None,
+        register_source: "bootstrap".into(),
+        must_change_password: false,
+        builtin: true,
     };
-    store::users::insert(db, &new, clock::now()).await?;
+    store::users::insert_account(db, &new, clock::now()).await?;
     if generated {
         println!(
             "created the bootstrap administrator: username `admin`, password `{password}` (shown once; change it)"

@@ -1,6 +1,7 @@
 //! Command line: `serve` (default), `client add`, `user add`, `keys init`, `api-key create`.
 
 mod api_keys;
+mod users_io;
 
 use std::io::BufRead;
 use std::path::PathBuf;
@@ -47,6 +48,12 @@ pub enum Command {
     /// Manage users' API keys.
     #[command(subcommand, name = "api-key")]
     ApiKey(ApiKeyCommand),
+    /// Import data from JSON lines (`import users FILE`).
+    #[command(subcommand)]
+    Import(users_io::ImportCommand),
+    /// Export data as JSON lines (`export users`).
+    #[command(subcommand)]
+    Export(users_io::ExportCommand),
 }
 
 /// `gatehouse api-key …`
@@ -112,6 +119,9 @@ pub struct UserAdd {
     pub email: Option<String>,
     #[arg(long)]
     pub name: Option<String>,
+    /// Main tenant (id) of the user; default: the default tenant.
+    #[arg(long, default_value = DEFAULT_TENANT)]
+    pub tenant: String,
     /// Print the created user as one JSON object.
     #[arg(long)]
     pub json: bool,
@@ -140,6 +150,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::User(UserCommand::Add(args)) => add_user(&config, args).await,
         Command::Keys(KeysCommand::Init { json }) => init_keys(&config, json),
         Command::ApiKey(ApiKeyCommand::Create(args)) => api_keys::create(&config, args).await,
+        Command::Import(cmd) => users_io::import(&config, cmd).await,
+        Command::Export(cmd) => users_io::export(&config, cmd).await,
     }
 }
 
@@ -154,22 +166,9 @@ fn init_tracing(filter: &str) {
 
 const GRANT_TYPES: [&str; 3] = ["authorization_code", "refresh_token", "client_credentials"];
 
-/// Registered URIs must be absolute, without fragment (RFC 6749 §3.1.2), and https unless they
-/// point at loopback (RFC 8252 §7.3) — checked once here so matching can stay a plain `==`.
+/// Registered URIs: the rule of `directory::applications::redirect_uri` (shared with the API).
 fn validate_redirect_uri(uri: &str) -> anyhow::Result<()> {
-    let url = url::Url::parse(uri).with_context(|| format!("{uri:?} is not an absolute URL"))?;
-    if url.fragment().is_some() {
-        bail!("{uri:?}: redirect URIs must not contain a fragment");
-    }
-    let loopback = matches!(url.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"));
-    match url.scheme() {
-        "https" => Ok(()),
-        "http" if loopback => Ok(()),
-        "http" => bail!("{uri:?}: use https (http is allowed only for loopback)"),
-        // Private-use schemes of native apps (RFC 8252 §7.1) contain a dot.
-        s if s.contains('.') => Ok(()),
-        s => bail!("{uri:?}: scheme {s:?} is not allowed"),
-    }
+    crate::directory::applications::redirect_uri(uri).map_err(anyhow::Error::msg)
 }
 
 async fn add_client(config: &Config, args: ClientAdd) -> anyhow::Result<()> {
@@ -212,6 +211,7 @@ async fn add_client(config: &Config, args: ClientAdd) -> anyhow::Result<()> {
         first_party: !args.third_party,
         id_token_alg: alg.as_str().into(),
         enabled: true,
+        ttl: Default::default(),
     };
     let db = app::open_database(config).await?;
     clients::insert(&db, &client, clock::now()).await?;
@@ -271,8 +271,12 @@ async fn add_user(config: &Config, args: UserAdd) -> anyhow::Result<()> {
     }
     let hash = accounts::password::hash_now(&password).map_err(|e| anyhow::anyhow!(e))?;
     let db = app::open_database(config).await?;
+    let tenant = crate::store::tenants::find(&db, &args.tenant).await?;
+    if tenant.is_none() {
+        bail!("no tenant {:?}", args.tenant);
+    }
     let new = NewUser {
-        tenant_id: DEFAULT_TENANT.into(),
+        tenant_id: args.tenant,
         username: args.username,
         password_hash: hash,
         user_type: "MEMBER".into(),

@@ -69,7 +69,10 @@ pub async fn resume(State(app): State<AppState>, session: Session) -> Response {
     }
 }
 
-/// The signed-in user, if they still exist and are active.
+/// The signed-in user, if the account still exists, may sign in now (active, not past its
+/// trial) and was not told to drop sessions older than its `not_before`. Any other session is
+/// ended here: its tokens bound to the session are revoked and the cookie's record is deleted.
+/// Every browser route (authorize, consent, `/`) goes through this check.
 pub async fn active_user(
     app: &AppState,
     session: &Session,
@@ -77,10 +80,18 @@ pub async fn active_user(
     let Some(user) = session::user(session).await? else {
         return Ok(None);
     };
-    Ok(match users::find(&app.provider.db, &user.user_id).await? {
-        Some(u) if u.is_active() => Some(user),
-        _ => None,
-    })
+    let now = clock::now();
+    let allowed = match users::find(&app.provider.db, &user.user_id).await? {
+        Some(u) => u.may_sign_in(now) && user.auth_time >= u.not_before,
+        None => false,
+    };
+    if allowed {
+        return Ok(Some(user));
+    }
+    tracing::info!(user = %user.user_id, "session ended: the account may no longer sign in");
+    app.provider.end_session(&user.sid, now).await?;
+    session::destroy(session).await?;
+    Ok(None)
 }
 
 async fn proceed(app: &AppState, session: &Session, req: ValidAuthorize, now: i64) -> Response {

@@ -10,6 +10,7 @@ use tower_sessions::Session;
 
 use super::errors::{csrf_failed, error_page, render};
 use super::extract::RawParams;
+use super::login::ClientIp;
 use super::session;
 use crate::clock;
 use crate::jwt::{self, Alg, Expect};
@@ -18,6 +19,7 @@ use crate::oauth::claims::IdClaims;
 use crate::oauth::{OAuthError, Params};
 use crate::state::AppState;
 use crate::store::clients::Client;
+use crate::store::{audit, users};
 
 /// A logout request after its checks.
 struct Checked {
@@ -33,6 +35,7 @@ pub async fn logout(
     State(app): State<AppState>,
     session: Session,
     method: Method,
+    ClientIp(ip): ClientIp,
     RawParams(params): RawParams,
 ) -> Response {
     let params = match params {
@@ -57,8 +60,10 @@ pub async fn logout(
             return confirmation_page(&app, &session, &params, checked.client.as_deref()).await;
         }
         if let Some(user) = current {
-            app.provider.end_session(&user.sid, clock::now()).await?;
+            let now = clock::now();
+            app.provider.end_session(&user.sid, now).await?;
             tracing::info!(user = %user.user_id, "logout");
+            audit_logout(&app, &user.user_id, checked.client.as_deref(), ip, now).await?;
         }
         session::destroy(&session).await?;
         Ok(match checked.redirect {
@@ -156,4 +161,35 @@ async fn confirmation_page(
         "logout.html",
         context! { csrf_token, hidden, client_name },
     ))
+}
+
+/// Audits a logout (module `auth`): the user ends their own session, from this client if known.
+async fn audit_logout(
+    app: &AppState,
+    user_id: &str,
+    client: Option<&Client>,
+    ip: Option<String>,
+    now: i64,
+) -> Result<(), OAuthError> {
+    let db = &app.provider.db;
+    let user = users::find(db, user_id).await?;
+    let details = match client {
+        Some(c) => serde_json::json!({ "client_id": c.id }),
+        None => serde_json::json!({}),
+    };
+    let entry = audit::NewEntry {
+        tenant_id: user.as_ref().map(|u| u.tenant_id.clone()),
+        actor_type: "user".into(),
+        actor_id: Some(user_id.to_owned()),
+        actor_name: user.map(|u| u.username),
+        ip,
+        module: "auth".into(),
+        target_type: "user".into(),
+        target_id: Some(user_id.to_owned()),
+        operation: "logout".into(),
+        outcome: "success".into(),
+        details,
+    };
+    audit::insert(db, &entry, now).await?;
+    Ok(())
 }

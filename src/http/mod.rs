@@ -40,6 +40,14 @@ pub fn routes(
         .route("/", get(login::home))
         .route("/login", get(login::get_login).post(login::post_login))
         .route(
+            "/password/change",
+            get(login::get_change_password).post(login::post_change_password),
+        )
+        .route(
+            "/password/reset",
+            get(login::get_reset).post(login::post_reset),
+        )
+        .route(
             "/consent",
             get(consent::get_consent).post(consent::post_consent),
         )

@@ -1,5 +1,5 @@
-//! What the browser session holds: the signed-in user, the pending authorization request and
-//! the CSRF token of its forms.
+//! What the browser session holds: the signed-in user, the pending authorization request, a
+//! password change that must happen before sign-in completes, and the CSRF token of its forms.
 
 use tower_sessions::Session;
 
@@ -10,6 +10,16 @@ use crate::oauth::authorize::{SessionUser, ValidAuthorize};
 const USER: &str = "user";
 const PENDING: &str = "pending";
 const CSRF: &str = "csrf";
+const PASSWORD_CHANGE: &str = "password_change";
+
+/// A correct password of an account that must choose a new one: sign-in completes only
+/// after the change, within a few minutes.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct PasswordChange {
+    pub user_id: String,
+    /// When the old password was verified (unix seconds).
+    pub verified_at: i64,
+}
 
 fn unavailable(e: tower_sessions::session::Error) -> OAuthError {
     OAuthError::unavailable(e)
@@ -50,6 +60,32 @@ pub async fn set_pending(session: &Session, req: &ValidAuthorize) -> Result<(), 
 pub async fn clear_pending(session: &Session) -> Result<(), OAuthError> {
     session
         .remove::<ValidAuthorize>(PENDING)
+        .await
+        .map_err(unavailable)
+        .map(|_| ())
+}
+
+/// The pending password change, if any.
+pub async fn password_change(session: &Session) -> Result<Option<PasswordChange>, OAuthError> {
+    session.get(PASSWORD_CHANGE).await.map_err(unavailable)
+}
+
+/// Parks a password change; the session id is rotated first (the old password was verified).
+pub async fn set_password_change(
+    session: &Session,
+    change: &PasswordChange,
+) -> Result<(), OAuthError> {
+    session.cycle_id().await.map_err(unavailable)?;
+    session
+        .insert(PASSWORD_CHANGE, change)
+        .await
+        .map_err(unavailable)
+}
+
+/// Drops the pending password change.
+pub async fn clear_password_change(session: &Session) -> Result<(), OAuthError> {
+    session
+        .remove::<PasswordChange>(PASSWORD_CHANGE)
         .await
         .map_err(unavailable)
         .map(|_| ())

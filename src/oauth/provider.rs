@@ -107,6 +107,15 @@ impl Provider {
         Ok(Some(client))
     }
 
+    /// Drops a cached client registration, so that a change made in this process (secret
+    /// rotation, disabling, new redirect URIs) applies to the next request.
+    pub fn forget_client(&self, id: &str) {
+        self.clients
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(id);
+    }
+
     /// Verifies an access token we issued: signature (cached per token string), type `at+jwt`,
     /// issuer, expiry, and that neither the token, its grant nor its session was revoked.
     /// Any failure is `invalid_token`; a store outage is `temporarily_unavailable` (fail closed).
@@ -204,6 +213,28 @@ impl Provider {
             .await?;
         }
         Ok(())
+    }
+
+    /// Revokes everything a user holds: every grant (refresh tokens stop working, access tokens
+    /// are refused) and, through `users.not_before`, every browser session signed in before now.
+    /// Returns how many grants were revoked.
+    pub async fn revoke_user(&self, user_id: &str, now: i64) -> Result<usize, OAuthError> {
+        let grants = store::grants::revoke_user_grants(&self.db, user_id, now).await?;
+        for (grant_id, client_id, expires_at) in &grants {
+            // Access tokens live at most their lifetime past the grant's last refresh.
+            let ttl = self
+                .client(client_id)
+                .await?
+                .and_then(|c| c.ttl.access_token)
+                .unwrap_or(self.lifetimes.access_token)
+                .max(self.lifetimes.access_token);
+            if expires_at + ttl > now {
+                self.revoke(RevocationKind::Grant, grant_id, now + ttl)
+                    .await?;
+            }
+        }
+        store::users::set_not_before(&self.db, user_id, now).await?;
+        Ok(grants.len())
     }
 
     /// Copies durable revocations into the ephemeral store (at start).

@@ -38,10 +38,38 @@ pub struct AccessGrant<'a> {
 /// Access tokens are signed ES256: ~30× cheaper than RS256 at the same security level.
 const ACCESS_TOKEN_ALG: Alg = Alg::ES256;
 
-/// Signs a new access token.
+/// Lifetime of the access tokens of `client`: its own, or the server's default.
+pub fn access_token_ttl(p: &Provider, client: &Client) -> i64 {
+    client.ttl.access_token.unwrap_or(p.lifetimes.access_token)
+}
+
+/// Lifetime of the refresh tokens (grants) of `client`: its own, or the server's default.
+pub fn refresh_token_ttl(p: &Provider, client: &Client) -> i64 {
+    client
+        .ttl
+        .refresh_token
+        .unwrap_or(p.lifetimes.refresh_token)
+}
+
+/// Lifetime of the ID tokens of `client`: its own, or the server's default.
+pub fn id_token_ttl(p: &Provider, client: &Client) -> i64 {
+    client.ttl.id_token.unwrap_or(p.lifetimes.id_token)
+}
+
+/// Signs a new access token with the server's default lifetime.
 pub fn mint_access_token(
     p: &Provider,
     g: &AccessGrant<'_>,
+    now: i64,
+) -> Result<String, OAuthError> {
+    mint_access_token_for(p, g, p.lifetimes.access_token, now)
+}
+
+/// Signs a new access token valid for `ttl` seconds (see [`access_token_ttl`]).
+pub fn mint_access_token_for(
+    p: &Provider,
+    g: &AccessGrant<'_>,
+    ttl: i64,
     now: i64,
 ) -> Result<String, OAuthError> {
     let claims = AccessClaims {
@@ -52,7 +80,7 @@ pub fn mint_access_token(
         scope: g.scope.to_owned(),
         jti: uuid::Uuid::now_v7().to_string(),
         iat: now,
-        exp: now + p.lifetimes.access_token,
+        exp: now + ttl,
         auth_time: g.auth_time,
         sid: g.sid.map(str::to_owned),
         gid: g.grant_id.map(str::to_owned),
@@ -83,7 +111,7 @@ pub fn mint_id_token(
         iss: p.issuer.clone(),
         sub: user.id.clone(),
         aud: input.client.id.clone(),
-        exp: now + p.lifetimes.id_token,
+        exp: now + id_token_ttl(p, input.client),
         iat: now,
         auth_time: input.auth_time,
         nonce: input.nonce.map(str::to_owned),

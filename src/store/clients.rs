@@ -2,6 +2,8 @@
 
 use serde::Serialize;
 
+use super::roles::Role;
+use super::sql::{Where, like_escape};
 use super::{Db, StoreError, StoreResult, flag};
 
 /// A registered client. `secret_hash` is the keyed hash of the secret; `None` = public client.
@@ -18,6 +20,17 @@ pub struct Client {
     pub first_party: bool,
     pub id_token_alg: String,
     pub enabled: bool,
+    /// Per-application token lifetimes (`None` fields = the server's defaults).
+    #[serde(skip)]
+    pub ttl: TokenTtls,
+}
+
+/// Per-application overrides of the server's token lifetimes, in seconds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TokenTtls {
+    pub access_token: Option<i64>,
+    pub refresh_token: Option<i64>,
+    pub id_token: Option<i64>,
 }
 
 impl std::fmt::Debug for Client {
@@ -53,6 +66,9 @@ struct ClientRow {
     first_party: i64,
     id_token_alg: String,
     enabled: i64,
+    access_token_ttl: Option<i64>,
+    refresh_token_ttl: Option<i64>,
+    id_token_ttl: Option<i64>,
 }
 
 impl TryFrom<ClientRow> for Client {
@@ -73,6 +89,11 @@ impl TryFrom<ClientRow> for Client {
             first_party: r.first_party != 0,
             id_token_alg: r.id_token_alg,
             enabled: r.enabled != 0,
+            ttl: TokenTtls {
+                access_token: r.access_token_ttl,
+                refresh_token: r.refresh_token_ttl,
+                id_token: r.id_token_ttl,
+            },
         })
     }
 }
@@ -104,7 +125,8 @@ pub async fn insert(db: &Db, c: &Client, now: i64) -> StoreResult<()> {
 pub async fn find(db: &Db, id: &str) -> StoreResult<Option<Client>> {
     let row = sqlx::query_as::<_, ClientRow>(
         "SELECT id, tenant_id, name, secret_hash, redirect_uris, post_logout_redirect_uris, \
-         grant_types, first_party, id_token_alg, enabled FROM clients WHERE id = $1",
+         grant_types, first_party, id_token_alg, enabled, access_token_ttl, refresh_token_ttl, \
+         id_token_ttl FROM clients WHERE id = $1",
     )
     .bind(id)
     .fetch_optional(db.pool())
@@ -121,4 +143,387 @@ pub async fn holds_role(db: &Db, client_id: &str, role_id: &str) -> StoreResult<
             .fetch_one(db.pool())
             .await?;
     Ok(n > 0)
+}
+
+/// An application: the OAuth client as the directory shows it (never its secret or hash).
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Application {
+    /// The OAuth `client_id`.
+    pub id: String,
+    pub tenant_id: String,
+    pub name: String,
+    pub description: String,
+    /// Logo URL.
+    pub logo: String,
+    /// Home page URL.
+    pub home_url: String,
+    /// Redirect URIs of the authorization code flow (exact match).
+    pub redirect_uris: Vec<String>,
+    pub post_logout_redirect_uris: Vec<String>,
+    /// Callback URLs of the legacy sign-in dialects (exact match).
+    pub legacy_callback_urls: Vec<String>,
+    /// `authorization_code`, `refresh_token`, `client_credentials`.
+    pub grant_types: Vec<String>,
+    /// A public client has no secret and must use PKCE.
+    pub public: bool,
+    /// First-party applications do not ask users for consent.
+    pub first_party: bool,
+    /// ID token signing algorithm: `RS256`, `ES256` or `EdDSA`.
+    pub id_token_alg: String,
+    /// A disabled application gets no tokens.
+    pub enabled: bool,
+    /// Access token lifetime in seconds; `null` = the server's default.
+    pub access_token_ttl: Option<i64>,
+    /// Refresh token (grant) lifetime in seconds; `null` = the server's default.
+    pub refresh_token_ttl: Option<i64>,
+    /// ID token lifetime in seconds; `null` = the server's default.
+    pub id_token_ttl: Option<i64>,
+    /// When the secret was last rotated (unix seconds).
+    pub secret_rotated_at: Option<i64>,
+    pub created_at: i64,
+    pub updated_at: i64,
+    /// Gatehouse's own administration application (cannot be deleted or disabled).
+    pub builtin: bool,
+}
+
+/// What an administrator sets on an application.
+#[derive(Debug, Clone)]
+pub struct AppFields {
+    pub name: String,
+    pub description: String,
+    pub logo: String,
+    pub home_url: String,
+    pub redirect_uris: Vec<String>,
+    pub post_logout_redirect_uris: Vec<String>,
+    pub legacy_callback_urls: Vec<String>,
+    pub grant_types: Vec<String>,
+    pub first_party: bool,
+    pub id_token_alg: String,
+    pub enabled: bool,
+    pub ttl: TokenTtls,
+}
+
+impl Application {
+    /// The settable fields, to merge a partial update into.
+    pub fn fields(&self) -> AppFields {
+        AppFields {
+            name: self.name.clone(),
+            description: self.description.clone(),
+            logo: self.logo.clone(),
+            home_url: self.home_url.clone(),
+            redirect_uris: self.redirect_uris.clone(),
+            post_logout_redirect_uris: self.post_logout_redirect_uris.clone(),
+            legacy_callback_urls: self.legacy_callback_urls.clone(),
+            grant_types: self.grant_types.clone(),
+            first_party: self.first_party,
+            id_token_alg: self.id_token_alg.clone(),
+            enabled: self.enabled,
+            ttl: TokenTtls {
+                access_token: self.access_token_ttl,
+                refresh_token: self.refresh_token_ttl,
+                id_token: self.id_token_ttl,
+            },
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct AppRow {
+    id: String,
+    tenant_id: String,
+    name: String,
+    description: String,
+    logo: String,
+    home_url: String,
+    redirect_uris: String,
+    post_logout_redirect_uris: String,
+    legacy_callback_urls: String,
+    grant_types: String,
+    public: i64,
+    first_party: i64,
+    id_token_alg: String,
+    enabled: i64,
+    access_token_ttl: Option<i64>,
+    refresh_token_ttl: Option<i64>,
+    id_token_ttl: Option<i64>,
+    secret_rotated_at: Option<i64>,
+    created_at: i64,
+    updated_at: i64,
+}
+
+impl TryFrom<AppRow> for Application {
+    type Error = StoreError;
+    fn try_from(r: AppRow) -> Result<Self, StoreError> {
+        Ok(Application {
+            builtin: r.id == crate::authz::ADMIN_APP,
+            id: r.id,
+            tenant_id: r.tenant_id,
+            name: r.name,
+            description: r.description,
+            logo: r.logo,
+            home_url: r.home_url,
+            redirect_uris: serde_json::from_str(&r.redirect_uris)?,
+            post_logout_redirect_uris: serde_json::from_str(&r.post_logout_redirect_uris)?,
+            legacy_callback_urls: serde_json::from_str(&r.legacy_callback_urls)?,
+            grant_types: r
+                .grant_types
+                .split_whitespace()
+                .map(str::to_owned)
+                .collect(),
+            public: r.public != 0,
+            first_party: r.first_party != 0,
+            id_token_alg: r.id_token_alg,
+            enabled: r.enabled != 0,
+            access_token_ttl: r.access_token_ttl,
+            refresh_token_ttl: r.refresh_token_ttl,
+            id_token_ttl: r.id_token_ttl,
+            secret_rotated_at: r.secret_rotated_at,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        })
+    }
+}
+
+const APP_COLUMNS: &str = "id, tenant_id, name, description, logo, home_url, redirect_uris, \
+    post_logout_redirect_uris, legacy_callback_urls, grant_types, \
+    CASE WHEN secret_hash IS NULL THEN 1 ELSE 0 END AS public, first_party, id_token_alg, \
+    enabled, access_token_ttl, refresh_token_ttl, id_token_ttl, secret_rotated_at, created_at, \
+    updated_at";
+
+/// An application by id.
+pub async fn get_application(db: &Db, id: &str) -> StoreResult<Option<Application>> {
+    let sql = format!("SELECT {APP_COLUMNS} FROM clients WHERE id = $1");
+    sqlx::query_as::<_, AppRow>(&sql)
+        .bind(id)
+        .fetch_optional(db.pool())
+        .await?
+        .map(Application::try_from)
+        .transpose()
+}
+
+/// Registers an application; `secret_hash: None` makes it public.
+pub async fn insert_application(
+    db: &Db,
+    id: &str,
+    tenant_id: &str,
+    f: &AppFields,
+    secret_hash: Option<&str>,
+    now: i64,
+) -> StoreResult<Application> {
+    sqlx::query(
+        "INSERT INTO clients (id, tenant_id, name, secret_hash, redirect_uris, \
+         post_logout_redirect_uris, grant_types, first_party, id_token_alg, enabled, created_at, \
+         updated_at, description, logo, home_url, legacy_callback_urls, access_token_ttl, \
+         refresh_token_ttl, id_token_ttl) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, \
+         $11, $12, $13, $14, $15, $16, $17, $18)",
+    )
+    .bind(id)
+    .bind(tenant_id)
+    .bind(&f.name)
+    .bind(secret_hash)
+    .bind(serde_json::to_string(&f.redirect_uris)?)
+    .bind(serde_json::to_string(&f.post_logout_redirect_uris)?)
+    .bind(f.grant_types.join(" "))
+    .bind(flag(f.first_party))
+    .bind(&f.id_token_alg)
+    .bind(flag(f.enabled))
+    .bind(now)
+    .bind(&f.description)
+    .bind(&f.logo)
+    .bind(&f.home_url)
+    .bind(serde_json::to_string(&f.legacy_callback_urls)?)
+    .bind(f.ttl.access_token)
+    .bind(f.ttl.refresh_token)
+    .bind(f.ttl.id_token)
+    .execute(db.pool())
+    .await?;
+    get_application(db, id)
+        .await?
+        .ok_or_else(|| StoreError::Corrupt("inserted application not found".into()))
+}
+
+/// Writes every settable field of an application.
+pub async fn update_application(db: &Db, id: &str, f: &AppFields, now: i64) -> StoreResult<()> {
+    sqlx::query(
+        "UPDATE clients SET name = $2, description = $3, logo = $4, home_url = $5, \
+         redirect_uris = $6, post_logout_redirect_uris = $7, legacy_callback_urls = $8, \
+         grant_types = $9, first_party = $10, id_token_alg = $11, enabled = $12, \
+         access_token_ttl = $13, refresh_token_ttl = $14, id_token_ttl = $15, updated_at = $16 \
+         WHERE id = $1",
+    )
+    .bind(id)
+    .bind(&f.name)
+    .bind(&f.description)
+    .bind(&f.logo)
+    .bind(&f.home_url)
+    .bind(serde_json::to_string(&f.redirect_uris)?)
+    .bind(serde_json::to_string(&f.post_logout_redirect_uris)?)
+    .bind(serde_json::to_string(&f.legacy_callback_urls)?)
+    .bind(f.grant_types.join(" "))
+    .bind(flag(f.first_party))
+    .bind(&f.id_token_alg)
+    .bind(flag(f.enabled))
+    .bind(f.ttl.access_token)
+    .bind(f.ttl.refresh_token)
+    .bind(f.ttl.id_token)
+    .bind(now)
+    .execute(db.pool())
+    .await?;
+    Ok(())
+}
+
+/// Replaces the secret's keyed hash (rotation).
+pub async fn set_secret_hash(db: &Db, id: &str, hash: &str, now: i64) -> StoreResult<()> {
+    sqlx::query(
+        "UPDATE clients SET secret_hash = $2, secret_rotated_at = $3, updated_at = $3 \
+         WHERE id = $1",
+    )
+    .bind(id)
+    .bind(hash)
+    .bind(now)
+    .execute(db.pool())
+    .await?;
+    Ok(())
+}
+
+/// Filters of an application list.
+#[derive(Debug, Clone, Default)]
+pub struct AppFilter {
+    /// `Some(list)`: only these tenants.
+    pub tenants: Option<Vec<String>>,
+    /// Substring of the id, name or description.
+    pub q: Option<String>,
+    pub enabled: Option<bool>,
+}
+
+/// One page of applications and the total.
+pub async fn list_applications(
+    db: &Db,
+    f: &AppFilter,
+    sort: &str,
+    dir: &str,
+    offset: i64,
+    limit: i64,
+) -> StoreResult<(i64, Vec<Application>)> {
+    let mut w = Where::new();
+    if let Some(t) = &f.tenants {
+        w.any_of("tenant_id", t);
+    }
+    if let Some(e) = f.enabled {
+        w.eq("enabled", flag(e));
+    }
+    if let Some(q) = f.q.as_deref().filter(|q| !q.is_empty()) {
+        let m = w.mark(format!("%{}%", like_escape(&q.to_lowercase())));
+        w.push(format!(
+            "(LOWER(id) LIKE {m} ESCAPE '\\' OR LOWER(name) LIKE {m} ESCAPE '\\' \
+             OR LOWER(description) LIKE {m} ESCAPE '\\')"
+        ));
+    }
+    let wher = w.sql();
+    let (total,) = w
+        .bind_as(sqlx::query_as::<_, (i64,)>(&format!(
+            "SELECT COUNT(*) FROM clients {wher}"
+        )))
+        .fetch_one(db.pool())
+        .await?;
+    let n = w.len();
+    let sql = format!(
+        "SELECT {APP_COLUMNS} FROM clients {wher} ORDER BY {sort} {dir}, id {dir} \
+         LIMIT ${} OFFSET ${}",
+        n + 1,
+        n + 2
+    );
+    let rows = w
+        .bind_as(sqlx::query_as::<_, AppRow>(&sql))
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(db.pool())
+        .await?;
+    let items = rows
+        .into_iter()
+        .map(Application::try_from)
+        .collect::<StoreResult<Vec<_>>>()?;
+    Ok((total, items))
+}
+
+/// Ids of the application's grants that are neither revoked nor expired.
+pub async fn live_grants(db: &Db, id: &str, now: i64) -> StoreResult<Vec<String>> {
+    let rows: Vec<(String,)> = sqlx::query_as(
+        "SELECT id FROM grants WHERE client_id = $1 AND revoked_at IS NULL AND expires_at > $2 \
+         ORDER BY id",
+    )
+    .bind(id)
+    .bind(now)
+    .fetch_all(db.pool())
+    .await?;
+    Ok(rows.into_iter().map(|(g,)| g).collect())
+}
+
+/// How many roles hold service-account rights or grant catalogue items of the application.
+pub async fn role_links(db: &Db, id: &str) -> StoreResult<i64> {
+    let (n,): (i64,) = sqlx::query_as(
+        "SELECT (SELECT COUNT(*) FROM client_roles WHERE client_id = $1) \
+         + (SELECT COUNT(*) FROM role_permissions WHERE permission_id IN \
+            (SELECT id FROM permissions WHERE application_id = $1))",
+    )
+    .bind(id)
+    .fetch_one(db.pool())
+    .await?;
+    Ok(n)
+}
+
+/// Deletes an application with its grants, refresh tokens, consents, service-account roles and
+/// permission catalogue, in one transaction.
+pub async fn delete_application(db: &Db, id: &str) -> StoreResult<()> {
+    let mut tx = db.pool().begin().await?;
+    for sql in [
+        "DELETE FROM refresh_tokens WHERE grant_id IN (SELECT id FROM grants WHERE client_id = $1)",
+        "DELETE FROM grants WHERE client_id = $1",
+        "DELETE FROM consents WHERE client_id = $1",
+        "DELETE FROM client_roles WHERE client_id = $1",
+        "DELETE FROM role_permissions WHERE permission_id IN \
+         (SELECT id FROM permissions WHERE application_id = $1)",
+        "DELETE FROM permissions WHERE application_id = $1",
+        "DELETE FROM clients WHERE id = $1",
+    ] {
+        sqlx::query(sql).bind(id).execute(&mut *tx).await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// The roles of the client's service account.
+pub async fn roles_of(db: &Db, client_id: &str) -> StoreResult<Vec<Role>> {
+    Ok(sqlx::query_as::<_, Role>(
+        "SELECT r.id, r.tenant_id, r.code, r.name, r.description, r.sort_order, r.created_at, \
+         r.updated_at FROM roles r JOIN client_roles cr ON cr.role_id = r.id \
+         WHERE cr.client_id = $1 ORDER BY r.sort_order, r.code",
+    )
+    .bind(client_id)
+    .fetch_all(db.pool())
+    .await?)
+}
+
+/// Gives a role to the client's service account; false if it already held it.
+pub async fn assign_role(db: &Db, client_id: &str, role_id: &str, now: i64) -> StoreResult<bool> {
+    let r = sqlx::query(
+        "INSERT INTO client_roles (client_id, role_id, created_at) VALUES ($1, $2, $3) \
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(client_id)
+    .bind(role_id)
+    .bind(now)
+    .execute(db.pool())
+    .await?;
+    Ok(r.rows_affected() > 0)
+}
+
+/// Takes a role from the client's service account; false if it did not hold it.
+pub async fn unassign_role(db: &Db, client_id: &str, role_id: &str) -> StoreResult<bool> {
+    let r = sqlx::query("DELETE FROM client_roles WHERE client_id = $1 AND role_id = $2")
+        .bind(client_id)
+        .bind(role_id)
+        .execute(db.pool())
+        .await?;
+    Ok(r.rows_affected() > 0)
 }

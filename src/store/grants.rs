@@ -86,6 +86,23 @@ pub async fn revoke_session_grants(db: &Db, sid: &str, now: i64) -> StoreResult<
     Ok(rows.into_iter().map(|(id,)| id).collect())
 }
 
+/// Revokes every unrevoked grant of a user (account disabled or deleted, sessions revoked by an
+/// administrator). Returns `(grant id, client id, grant expiry)` of each revoked grant.
+pub async fn revoke_user_grants(
+    db: &Db,
+    user_id: &str,
+    now: i64,
+) -> StoreResult<Vec<(String, String, i64)>> {
+    Ok(sqlx::query_as(
+        "UPDATE grants SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL \
+         RETURNING id, client_id, expires_at",
+    )
+    .bind(user_id)
+    .bind(now)
+    .fetch_all(db.pool())
+    .await?)
+}
+
 /// Stores a new refresh token (by hash) in a grant's family.
 pub async fn insert_refresh(
     db: &Db,

@@ -5,14 +5,20 @@
 #[macro_use]
 mod common;
 
+mod admin_applications;
+mod admin_audit;
+mod admin_groups;
 mod admin_matrix;
 mod admin_roles;
+mod admin_tenants;
+mod admin_users;
 mod authorize_errors;
 mod bad_input;
 mod cli;
 mod client_credentials;
 mod code_flow;
 mod consent;
+mod directory_login;
 mod discovery;
 mod introspect_revoke;
 mod login_page;

@@ -1,11 +1,11 @@
 //! `/api/v1/me…`: what any authenticated caller may see and do about itself: who it is, what it
-//! may do, and (users) its own API keys.
+//! may do, and (users) its own API keys and `attrs`.
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
+use serde_json::{Map, Value, json};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -15,6 +15,7 @@ use crate::directory::validate;
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::state::AppState;
 use crate::store::api_keys::{self, ApiKey};
+use crate::store::users::{self, AttrColumn};
 
 /// The routes of this resource.
 pub fn routes() -> OpenApiRouter<AppState> {
@@ -22,6 +23,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(whoami))
         .routes(routes!(list_keys, create_key))
         .routes(routes!(revoke_key))
+        .routes(routes!(patch_own_attrs))
 }
 
 /// The caller and its authority in the admin API.
@@ -192,4 +194,41 @@ async fn revoke_key(
     )
     .await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Body of `PATCH …/attrs`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AttrsPatch {
+    /// Keys to add or overwrite; dotted keys update nested objects; absent keys are kept
+    /// (seed 000 `save-user-attrs`).
+    #[schema(value_type = Object)]
+    pub attrs: Map<String, Value>,
+}
+
+/// The caller's `attrs` after a change.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct OwnAttrs {
+    #[schema(value_type = Object)]
+    pub attrs: Map<String, Value>,
+}
+
+/// Merge into the caller's own `attrs` (users may edit these; `sys_attrs` are for administrators
+/// only and are refused here).
+#[utoipa::path(patch, path = "/api/v1/me/attrs", tag = "me", request_body = AttrsPatch,
+    responses((status = 200, body = OwnAttrs), (status = 400, body = Problem), (status = 403, body = Problem)))]
+async fn patch_own_attrs(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    Body(b): Body<AttrsPatch>,
+) -> ApiResult<axum::Json<OwnAttrs>> {
+    let user_id = ctx
+        .actor
+        .user_id()
+        .ok_or_else(|| ApiError::forbidden("only users have attributes"))?;
+    let user = users::find(&app.provider.db, user_id)
+        .await?
+        .ok_or(ApiError::NotFound("user"))?;
+    let attrs = super::users::merge_into(&app, &ctx, &user, AttrColumn::Attrs, &b.attrs).await?;
+    Ok(axum::Json(OwnAttrs { attrs }))
 }

@@ -2,11 +2,17 @@
 //! Every route is registered through `utoipa-axum`, so the OpenAPI document lists exactly the
 //! routes that exist (and the authorization matrix test walks that document).
 
+mod applications;
+mod audit_logs;
 mod auth;
 mod docs;
 mod extract;
+mod groups;
 mod me;
+mod permissions;
 mod roles;
+mod tenants;
+mod users;
 
 pub use auth::{Actor, Ctx};
 pub use extract::{Body, Page, Paging, Query};
@@ -57,7 +63,14 @@ impl Modify for Security {
 
 /// Routes guarded by the `gatehouse-admin` catalogue.
 fn admin_routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().merge(roles::routes())
+    OpenApiRouter::new()
+        .merge(users::routes())
+        .merge(roles::routes())
+        .merge(groups::routes())
+        .merge(tenants::routes())
+        .merge(applications::routes())
+        .merge(permissions::routes())
+        .merge(audit_logs::routes())
 }
 
 /// Routes any authenticated caller may use on itself.

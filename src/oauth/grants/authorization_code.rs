@@ -5,7 +5,8 @@ use super::super::error::OAuthError;
 use super::super::params::Params;
 use super::super::provider::Provider;
 use super::super::tokens::{
-    AccessGrant, IdTokenInput, TokenResponse, mint_access_token, mint_id_token,
+    AccessGrant, IdTokenInput, TokenResponse, access_token_ttl, mint_access_token_for,
+    mint_id_token, refresh_token_ttl,
 };
 use super::super::{pkce, scope};
 use super::{active_user, grant_revoked};
@@ -52,7 +53,7 @@ pub async fn authorization_code(
         scope: record.scope.clone(),
         sid: Some(record.sid.clone()),
         auth_time: record.auth_time,
-        expires_at: now + p.lifetimes.refresh_token,
+        expires_at: now + refresh_token_ttl(p, client),
         revoked_at: None,
     };
     grants::insert(&p.db, &grant, now).await?;
@@ -63,7 +64,8 @@ pub async fn authorization_code(
     }
 
     let offline = scope::has(&record.scope, "offline_access");
-    let access_token = mint_access_token(
+    let ttl = access_token_ttl(p, client);
+    let access_token = mint_access_token_for(
         p,
         &AccessGrant {
             subject: &user.id,
@@ -74,6 +76,7 @@ pub async fn authorization_code(
             sid: (!offline).then_some(record.sid.as_str()),
             grant_id: Some(&grant.id),
         },
+        ttl,
         now,
     )?;
     let refresh_token = if client.allows_grant("refresh_token") {
@@ -107,7 +110,7 @@ pub async fn authorization_code(
     Ok(TokenResponse {
         access_token,
         token_type: "Bearer",
-        expires_in: p.lifetimes.access_token,
+        expires_in: ttl,
         scope: record.scope,
         id_token,
         refresh_token,

@@ -4,7 +4,7 @@ use super::super::client_auth::AuthenticatedClient;
 use super::super::error::OAuthError;
 use super::super::params::Params;
 use super::super::provider::Provider;
-use super::super::tokens::{AccessGrant, TokenResponse, mint_access_token};
+use super::super::tokens::{AccessGrant, TokenResponse, access_token_ttl, mint_access_token_for};
 
 /// Issues an access token whose subject is the client. No refresh or ID token (RFC 6749 §4.4.3).
 pub async fn client_credentials(
@@ -34,11 +34,12 @@ pub async fn client_credentials(
         sid: None,
         grant_id: None,
     };
-    let access_token = mint_access_token(p, &grant, now)?;
+    let ttl = access_token_ttl(p, client);
+    let access_token = mint_access_token_for(p, &grant, ttl, now)?;
     Ok(TokenResponse {
         access_token,
         token_type: "Bearer",
-        expires_in: p.lifetimes.access_token,
+        expires_in: ttl,
         scope: String::new(),
         id_token: None,
         refresh_token: None,

@@ -6,7 +6,8 @@ use super::super::params::Params;
 use super::super::provider::Provider;
 use super::super::scope;
 use super::super::tokens::{
-    AccessGrant, IdTokenInput, TokenResponse, mint_access_token, mint_id_token,
+    AccessGrant, IdTokenInput, TokenResponse, access_token_ttl, mint_access_token_for,
+    mint_id_token,
 };
 use super::{active_user, grant_revoked};
 use crate::crypto::{random_token, sha256_b64};
@@ -84,7 +85,8 @@ pub async fn refresh_token(
         return Err(invalid());
     }
     let offline = scope::has(&rt.grant.scope, "offline_access");
-    let access_token = mint_access_token(
+    let ttl = access_token_ttl(p, client);
+    let access_token = mint_access_token_for(
         p,
         &AccessGrant {
             subject: &user.id,
@@ -94,6 +96,7 @@ pub async fn refresh_token(
             sid: rt.grant.sid.as_deref().filter(|_| !offline),
             grant_id: Some(&rt.grant.id),
         },
+        ttl,
         now,
     )?;
     let id_token = if scope::has(&granted, "openid") {
@@ -112,7 +115,7 @@ pub async fn refresh_token(
     Ok(TokenResponse {
         access_token,
         token_type: "Bearer",
-        expires_in: p.lifetimes.access_token,
+        expires_in: ttl,
         scope: granted,
         id_token,
         refresh_token: Some(new_token),

@@ -1,0 +1,193 @@
+#!/usr/bin/env python3
+"""Directory benchmark: latency of user search and list-by-group at scale.
+
+Seeds N users (SQLite: 100k by default; PostgreSQL: 1M) straight into a fresh database that the
+server has migrated, spread over 100 groups, then drives the running server over loopback with
+one client (latency, not throughput) and prints p50/p99 per query next to /healthz measured in
+the same run.
+
+    bench/directory.py --bin target/release/gatehouse                       # SQLite, 100k
+    bench/directory.py --bin … --backend postgres --users 1000000 \
+        --pg-url postgres://postgres@127.0.0.1:5432/test                   # PostgreSQL, 1M
+
+Target (issue 3): p50 < 10 ms at 100k users.
+"""
+
+import argparse
+import json
+import os
+import random
+import shutil
+import socket
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import urllib.error
+
+GROUPS = 100
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_ready(base, proc, timeout=60):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"server exited with {proc.returncode}")
+        try:
+            with urllib.request.urlopen(base + "/readyz", timeout=2) as r:
+                if r.status == 200:
+                    return
+        except (urllib.error.URLError, ConnectionError, OSError):
+            pass
+        time.sleep(0.1)
+    raise SystemExit("server not ready")
+
+
+def seed_sql(n):
+    """Statements that insert n users, GROUPS groups and one membership per user."""
+    now = int(time.time())
+    return [
+        # groups g0..g99 at the top level
+        f"""INSERT INTO org_groups (id, tenant_id, parent_id, name, created_at, updated_at)
+            SELECT 'bench-g' || x, 'default', '', 'Group ' || x, {now}, {now} FROM series_g""",
+        f"""INSERT INTO users (id, tenant_id, username, password_hash, user_type, state, email,
+                nickname, phone, created_at, updated_at, search_text)
+            SELECT 'bench-u' || x, 'default', 'user' || x, NULL, 'MEMBER', 'active',
+                'user' || x || '@example.com', 'nick' || x, '138' || x, {now} - x, {now},
+                LOWER('user' || x || ' nick' || x || ' user' || x || '@example.com 138' || x)
+            FROM series_u""",
+        f"""INSERT INTO tenant_members (tenant_id, user_id, is_admin, created_at)
+            SELECT 'default', 'bench-u' || x, 0, {now} FROM series_u""",
+        f"""INSERT INTO group_members (group_id, user_id, created_at)
+            SELECT 'bench-g' || (x % {GROUPS}), 'bench-u' || x, {now} FROM series_u""",
+    ]
+
+
+def seed_sqlite(path, n):
+    db = sqlite3.connect(path, timeout=60)
+    db.execute("PRAGMA journal_mode=WAL")
+    series_u = f"WITH RECURSIVE series_u(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM series_u WHERE x < {n}) "
+    series_g = f"WITH RECURSIVE series_g(x) AS (SELECT 0 UNION ALL SELECT x + 1 FROM series_g WHERE x < {GROUPS - 1}) "
+    with db:
+        for stmt in seed_sql(n):
+            prefix = series_g if "series_g" in stmt else series_u
+            db.execute(prefix + stmt)
+    db.execute("ANALYZE")
+    db.close()
+
+
+def seed_postgres(url, n):
+    stmts = []
+    for stmt in seed_sql(n):
+        stmt = stmt.replace("FROM series_u", f"FROM generate_series(1, {n}) AS series_u(x)")
+        stmt = stmt.replace("FROM series_g", f"FROM generate_series(0, {GROUPS - 1}) AS series_g(x)")
+        stmts.append(stmt + ";")
+    stmts.append("ANALYZE;")
+    subprocess.run(["psql", url, "-v", "ON_ERROR_STOP=1", "-q"], input="\n".join(stmts),
+                   text=True, check=True)
+
+
+def timed(url, headers, n):
+    lat = []
+    for _ in range(n):
+        req = urllib.request.Request(url() if callable(url) else url, headers=headers)
+        t = time.perf_counter()
+        with urllib.request.urlopen(req, timeout=30) as r:
+            r.read()
+            if r.status != 200:
+                raise SystemExit(f"{req.full_url}: {r.status}")
+        lat.append((time.perf_counter() - t) * 1000)
+    lat.sort()
+    return {
+        "p50_ms": round(statistics.median(lat), 2),
+        "p99_ms": round(lat[min(len(lat) - 1, int(len(lat) * 0.99))], 2),
+        "n": n,
+    }
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--bin", required=True)
+    ap.add_argument("--backend", choices=["sqlite", "postgres"], default="sqlite")
+    ap.add_argument("--users", type=int)
+    ap.add_argument("--pg-url", default=os.environ.get("GATEHOUSE_TEST_DATABASE_URL",
+                                                       "postgres://postgres@127.0.0.1:5432/test"))
+    ap.add_argument("--requests", type=int, default=200)
+    ap.add_argument("--out")
+    a = ap.parse_args()
+    n = a.users or (100_000 if a.backend == "sqlite" else 1_000_000)
+    work = tempfile.mkdtemp(prefix="gh-bench-dir-")
+    pg_db = None
+    if a.backend == "sqlite":
+        db_url = f"sqlite://{work}/bench.db"
+    else:
+        pg_db = f"gh_bench_{os.getpid()}"
+        subprocess.run(["psql", a.pg_url, "-q", "-c", f"CREATE DATABASE {pg_db}"], check=True)
+        db_url = a.pg_url.rsplit("/", 1)[0] + "/" + pg_db
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GATEHOUSE_")}
+    env.update({
+        "GATEHOUSE_LISTEN": f"127.0.0.1:{port}",
+        "GATEHOUSE_DATABASE_URL": db_url,
+        "GATEHOUSE_KEYS_DIR": f"{work}/keys",
+        "GATEHOUSE_ADMIN_PASSWORD": "bench-admin-password-1",
+        "GATEHOUSE_LOG": "warn",
+    })
+    base = f"http://127.0.0.1:{port}"
+    proc = subprocess.Popen([a.bin], env=env, cwd=work, stdout=subprocess.DEVNULL,
+                            stderr=open(f"{work}/server.err", "w"))
+    try:
+        wait_ready(base, proc)
+        t = time.time()
+        if a.backend == "sqlite":
+            seed_sqlite(f"{work}/bench.db", n)
+        else:
+            seed_postgres(db_url, n)
+        seed_s = round(time.time() - t, 1)
+        out = subprocess.run([a.bin, "api-key", "create", "--username", "admin", "--json"], env=env,
+                             cwd=work, capture_output=True, text=True, check=True)
+        key = json.loads(out.stdout)["key"]
+        h = {"API-Key": key}
+        rnd = random.Random(7)
+        queries = {
+            "healthz (baseline)": (lambda: base + "/healthz", {}),
+            "search, rare term": (lambda: f"{base}/api/v1/users?limit=20&q=user{rnd.randint(1, n)}x", h),
+            "search, exact username": (lambda: f"{base}/api/v1/users?limit=20&q=user{rnd.randint(1, n)}", h),
+            "search, common term": (lambda: f"{base}/api/v1/users?limit=20&q=nick9", h),
+            "list by group": (lambda: f"{base}/api/v1/users?limit=20&group_id=bench-g{rnd.randint(0, GROUPS - 1)}", h),
+            "list, first page": (lambda: f"{base}/api/v1/users?limit=20", h),
+        }
+        timed(base + "/api/v1/users?limit=20&q=warmup", h, 5)
+        results = {}
+        for name, (url, headers) in queries.items():
+            results[name] = timed(url, headers, a.requests)
+        print(f"\nDirectory benchmark: {a.backend}, {n} users, {GROUPS} groups "
+              f"(seeded in {seed_s} s), {a.requests} sequential requests each\n")
+        print(f"{'query':28} {'p50 ms':>8} {'p99 ms':>8}")
+        for name, r in results.items():
+            print(f"{name:28} {r['p50_ms']:>8} {r['p99_ms']:>8}")
+        verdict = results["search, rare term"]["p50_ms"] < 10 and results["list by group"]["p50_ms"] < 10
+        print(f"\ntarget p50 < 10 ms for search and list-by-group: {'PASS' if verdict else 'MISS'}"
+              + ("" if n <= 100_000 else " (target is stated for 100k)"))
+        if a.out:
+            with open(a.out, "w") as f:
+                json.dump({"backend": a.backend, "users": n, "results": results}, f, indent=2)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+        if pg_db:
+            subprocess.run(["psql", a.pg_url, "-q", "-c", f"DROP DATABASE IF EXISTS {pg_db}"])
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
