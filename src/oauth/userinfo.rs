@@ -28,7 +28,7 @@ pub async fn userinfo(
         ));
     }
     let user = match users::find(&p.db, &claims.sub).await? {
-        Some(user) if user.is_active() => user,
+        Some(user) if user.may_sign_in(now) => user,
         _ => return Err(OAuthError::invalid_token("the user is not active")),
     };
     let mut out = user_claims(&user, &claims.scope);

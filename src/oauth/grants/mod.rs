@@ -13,10 +13,10 @@ use super::provider::Provider;
 use crate::ephemeral::RevocationKind;
 use crate::store::users::{self, User};
 
-/// The user behind a grant, if they still exist and may use tokens.
+/// The user behind a grant, if they still exist and may use tokens (active, trial not over).
 async fn active_user(p: &Provider, user_id: &str) -> Result<User, OAuthError> {
     match users::find(&p.db, user_id).await? {
-        Some(user) if user.is_active() => Ok(user),
+        Some(user) if user.may_sign_in(crate::clock::now()) => Ok(user),
         _ => Err(OAuthError::invalid_grant("the user is not active")),
     }
 }
