@@ -124,6 +124,7 @@ def main():
     ap.add_argument("--requests", type=int, default=200)
     ap.add_argument("--out")
     a = ap.parse_args()
+    a.bin = os.path.abspath(a.bin)
     n = a.users or (100_000 if a.backend == "sqlite" else 1_000_000)
     work = tempfile.mkdtemp(prefix="gh-bench-dir-")
     pg_db = None
