@@ -243,11 +243,7 @@ async fn add_client(config: &Config, args: ClientAdd) -> anyhow::Result<()> {
 
 /// Usernames: 1..=32 of letters, digits, `-`, `_`, `.`.
 fn validate_username(u: &str) -> anyhow::Result<()> {
-    let ok = !u.is_empty()
-        && u.len() <= 32
-        && u.chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
-    if !ok {
+    if crate::directory::validate::username(u).is_err() {
         bail!("usernames are 1 to 32 letters, digits, '-', '_' or '.'");
     }
     Ok(())

@@ -94,13 +94,19 @@ pub(crate) fn tenant_filter(
     }
 }
 
-/// The admin API router (state still to be provided) and its OpenAPI document.
-pub fn router(state: &AppState) -> Router<AppState> {
+/// The two guarded routers and the OpenAPI document describing both.
+fn parts() -> (Router<AppState>, Router<AppState>, utoipa::openapi::OpenApi) {
     let (admin, doc_admin) = admin_routes().split_for_parts();
     let (own, doc_own) = self_routes().split_for_parts();
     let mut doc = ApiDoc::openapi();
     doc.merge(doc_admin);
     doc.merge(doc_own);
+    (admin, own, doc)
+}
+
+/// The admin API router (state still to be provided), with its OpenAPI document served.
+pub fn router(state: &AppState) -> Router<AppState> {
+    let (admin, own, doc) = parts();
     let json = doc.to_json().unwrap_or_else(|_| "{}".into()).into_bytes();
     let admin = admin.route_layer(middleware::from_fn_with_state(
         state.clone(),
@@ -117,12 +123,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
     admin.merge(own).merge(public)
 }
 
-/// The OpenAPI document alone (for `gatehouse openapi` and tests).
+/// The OpenAPI document alone.
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    let (_, doc_admin) = admin_routes().split_for_parts();
-    let (_, doc_own) = self_routes().split_for_parts();
-    let mut doc = ApiDoc::openapi();
-    doc.merge(doc_admin);
-    doc.merge(doc_own);
-    doc
+    parts().2
 }
