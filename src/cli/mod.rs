@@ -95,6 +95,10 @@ pub struct ClientAdd {
     /// ID token signing algorithm: RS256 (default), ES256 or EdDSA.
     #[arg(long, default_value = "RS256")]
     pub id_token_alg: String,
+    /// Id of the tenant that owns the client (its users sign in without naming their
+    /// organisation).
+    #[arg(long, default_value = DEFAULT_TENANT)]
+    pub tenant: String,
     /// Print the created client as one JSON object.
     #[arg(long)]
     pub json: bool,
@@ -200,9 +204,16 @@ async fn add_client(config: &Config, args: ClientAdd) -> anyhow::Result<()> {
         .with_context(|| format!("unknown ID token algorithm {:?}", args.id_token_alg))?;
     let hasher = keys::load_secret_hasher(&config.keys_dir)?;
     let secret = (!args.public).then(crypto::random_token);
+    let db = app::open_database(config).await?;
+    if crate::store::tenants::find(&db, &args.tenant)
+        .await?
+        .is_none()
+    {
+        bail!("no tenant {:?}", args.tenant);
+    }
     let client = Client {
         id: uuid::Uuid::now_v7().simple().to_string(),
-        tenant_id: DEFAULT_TENANT.into(),
+        tenant_id: args.tenant,
         name: args.name,
         secret_hash: secret.as_deref().map(|s| hasher.hash(s)),
         redirect_uris: args.redirect_uris,
@@ -213,11 +224,11 @@ async fn add_client(config: &Config, args: ClientAdd) -> anyhow::Result<()> {
         enabled: true,
         ttl: Default::default(),
     };
-    let db = app::open_database(config).await?;
     clients::insert(&db, &client, clock::now()).await?;
     db.close().await;
     let out = json!({
         "client_id": client.id,
+        "tenant_id": client.tenant_id,
         "client_secret": secret,
         "name": client.name,
         "redirect_uris": client.redirect_uris,

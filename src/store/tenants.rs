@@ -37,6 +37,29 @@ pub async fn enables_application(
         .is_some_and(|list| list.iter().any(|a| a == application_id)))
 }
 
+/// The id of the tenant whose code is `code`: the exact code, else the one tenant whose code
+/// matches ignoring case (people type codes by hand; two codes differing only by case stay
+/// distinct and must then be typed exactly).
+pub async fn id_by_code(db: &Db, code: &str) -> StoreResult<Option<String>> {
+    let exact = sqlx::query_as::<_, (String,)>("SELECT id FROM tenants WHERE code = $1")
+        .bind(code)
+        .fetch_optional(db.pool())
+        .await?;
+    if let Some((id,)) = exact {
+        return Ok(Some(id));
+    }
+    let mut loose =
+        sqlx::query_as::<_, (String,)>("SELECT id FROM tenants WHERE LOWER(code) = LOWER($1)")
+            .bind(code)
+            .fetch_all(db.pool())
+            .await?;
+    Ok(if loose.len() == 1 {
+        loose.pop().map(|(id,)| id)
+    } else {
+        None
+    })
+}
+
 /// A tenant by id (minimal view: id and code); [`get`] reads the full row.
 pub async fn find(db: &Db, id: &str) -> StoreResult<Option<(String, String)>> {
     Ok(

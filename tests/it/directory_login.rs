@@ -74,13 +74,13 @@ async fn fresh_login(server: &TestServer, username: &str, password: &str) -> (Br
 }
 
 #[track_caller]
-fn assert_signed_in(r: &Resp) {
+pub(crate) fn assert_signed_in(r: &Resp) {
     assert_eq!(r.status, 303, "{}", r.describe());
     assert_eq!(r.header("location"), Some("/"), "{}", r.describe());
 }
 
 #[track_caller]
-fn assert_refused(r: &Resp) {
+pub(crate) fn assert_refused(r: &Resp) {
     assert_eq!(r.status, 401, "{}", r.describe());
     assert!(r.body.contains(INCORRECT_LOGIN), "{}", r.describe());
     assert!(is_login_form(&r.body), "{}", r.describe());

@@ -25,5 +25,6 @@ mod login_page;
 mod logout;
 mod pkce;
 mod refresh;
+mod tenant_login;
 mod token_errors;
 mod userinfo;
