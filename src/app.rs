@@ -93,6 +93,7 @@ pub fn build_state(
         passwords: Passwords::new(workers).map_err(|e| anyhow::anyhow!(e))?,
         templates: Templates::load()?,
         discovery,
+        checker: Default::default(),
         secure_cookies,
         config,
     };
@@ -146,6 +147,7 @@ fn spawn_housekeeping(state: AppState, memory: Arc<MemoryEphemeral>) {
             let now = clock::now();
             memory.purge(now);
             state.provider.purge_caches(now);
+            state.checker.purge(now);
             if let Err(e) = store::revocations::purge_expired(&state.provider.db, now).await {
                 tracing::warn!(error = %e, "could not purge expired revocations");
             }

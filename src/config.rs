@@ -32,6 +32,9 @@ pub struct Config {
     pub code_ttl: i64,
     /// `GATEHOUSE_SESSION_TTL`: seconds of inactivity after which the browser SSO session ends.
     pub session_ttl: i64,
+    /// `GATEHOUSE_APP_TOKEN_TTL`: seconds an opaque sub-application token (seed 002 `token`,
+    /// seed 001 `access_token`) lives; logout, revocation or disabling ends it sooner.
+    pub app_token_ttl: i64,
     /// `GATEHOUSE_ADMIN_PASSWORD`: password of the bootstrap `admin` user, used only when the
     /// database has no user yet. When unset a random one is generated and printed once.
     pub admin_password: Option<String>,
@@ -51,6 +54,7 @@ impl Default for Config {
             id_token_ttl: 3600,
             code_ttl: 60,
             session_ttl: 8 * 3600,
+            app_token_ttl: 8 * 3600,
             admin_password: None,
             log: "info".into(),
         }
@@ -89,6 +93,7 @@ impl Config {
             ("refresh_token_ttl", self.refresh_token_ttl),
             ("id_token_ttl", self.id_token_ttl),
             ("session_ttl", self.session_ttl),
+            ("app_token_ttl", self.app_token_ttl),
         ] {
             if value <= 0 {
                 bail!("{name} must be a positive number of seconds");

@@ -8,6 +8,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod crypto;
+pub mod dialects;
 pub mod directory;
 pub mod ephemeral;
 pub mod error;

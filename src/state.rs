@@ -20,6 +20,8 @@ pub struct Inner {
     pub templates: Templates,
     /// Pre-rendered discovery document.
     pub discovery: Vec<u8>,
+    /// `checkApiByToken` decisions and their caches.
+    pub checker: crate::dialects::Checker,
     /// Cookies get `Secure` (and the `__Host-` prefix) when the issuer is https.
     pub secure_cookies: bool,
 }

@@ -4,7 +4,7 @@
 use minijinja::{Environment, Value};
 
 /// Every template, by name.
-const TEMPLATES: [(&str, &str); 10] = [
+const TEMPLATES: [(&str, &str); 11] = [
     ("base.html", include_str!("../templates/base.html")),
     ("login.html", include_str!("../templates/login.html")),
     ("consent.html", include_str!("../templates/consent.html")),
@@ -16,6 +16,10 @@ const TEMPLATES: [(&str, &str); 10] = [
     ),
     ("home.html", include_str!("../templates/home.html")),
     ("api_docs.html", include_str!("../templates/api_docs.html")),
+    (
+        "account_password.html",
+        include_str!("../templates/account_password.html"),
+    ),
     (
         "change_password.html",
         include_str!("../templates/change_password.html"),

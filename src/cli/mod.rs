@@ -203,6 +203,8 @@ async fn add_client(config: &Config, args: ClientAdd) -> anyhow::Result<()> {
     let alg = Alg::parse(&args.id_token_alg)
         .with_context(|| format!("unknown ID token algorithm {:?}", args.id_token_alg))?;
     let hasher = keys::load_secret_hasher(&config.keys_dir)?;
+    // The sealed copy lets the signdata dialect key its hand-offs from the secret.
+    let vault = keys::load_vault(&config.keys_dir)?;
     let secret = (!args.public).then(crypto::random_token);
     let db = app::open_database(config).await?;
     if crate::store::tenants::find(&db, &args.tenant)
@@ -211,8 +213,10 @@ async fn add_client(config: &Config, args: ClientAdd) -> anyhow::Result<()> {
     {
         bail!("no tenant {:?}", args.tenant);
     }
+    let id = uuid::Uuid::now_v7().simple().to_string();
     let client = Client {
-        id: uuid::Uuid::now_v7().simple().to_string(),
+        secret_sealed: secret.as_deref().map(|s| vault.seal(&id, s)),
+        id,
         tenant_id: args.tenant,
         name: args.name,
         secret_hash: secret.as_deref().map(|s| hasher.hash(s)),
@@ -223,6 +227,9 @@ async fn add_client(config: &Config, args: ClientAdd) -> anyhow::Result<()> {
         id_token_alg: alg.as_str().into(),
         enabled: true,
         ttl: Default::default(),
+        legacy_callback_urls: Vec::new(),
+        legacy_md5_sign: false,
+        api_key_in_query: false,
     };
     clients::insert(&db, &client, clock::now()).await?;
     db.close().await;

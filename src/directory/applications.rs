@@ -3,7 +3,8 @@
 
 use crate::error::{ApiError, ApiResult};
 use crate::jwt::Alg;
-use crate::store::clients::AppFields;
+use crate::keys::KeySet;
+use crate::store::clients::{self, AppFields};
 
 use super::validate;
 
@@ -159,7 +160,32 @@ pub fn check(f: &AppFields, public: bool, max_access_ttl: i64) -> ApiResult<()> 
     )?;
     ttl("refresh_token_ttl", f.ttl.refresh_token, MAX_REFRESH_TTL)?;
     ttl("id_token_ttl", f.ttl.id_token, MAX_ID_TTL)?;
+    if public && f.legacy_md5_sign {
+        return Err(ApiError::invalid(
+            "legacy_md5_sign",
+            "a public application has no secret to sign with",
+        ));
+    }
     Ok(())
+}
+
+/// The keyed hash (authenticates the client) and the vault-sealed copy (keys the signdata
+/// dialect) of a new secret of application `id`.
+pub fn stored_secret(keys: &KeySet, id: &str, secret: &str) -> (String, String) {
+    (
+        keys.secret_hasher().hash(secret),
+        keys.vault().seal(id, secret),
+    )
+}
+
+/// Logs weak legacy settings when they are turned on (`old`: before an update).
+pub fn warn_weak(id: &str, old: Option<&AppFields>, f: &AppFields) {
+    if f.legacy_md5_sign && !old.is_some_and(|o| o.legacy_md5_sign) {
+        tracing::warn!(client_id = id, "{}", clients::MD5_WARNING);
+    }
+    if f.api_key_in_query && !old.is_some_and(|o| o.api_key_in_query) {
+        tracing::warn!(client_id = id, "{}", clients::API_KEY_QUERY_WARNING);
+    }
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@ use super::errors::error_page;
 use super::extract::RawParams;
 use super::session;
 use crate::clock;
+use crate::ephemeral::RevocationKind;
 use crate::oauth::authorize::{self, Next, SessionUser, ValidAuthorize};
 use crate::oauth::params::ParamsError;
 use crate::oauth::{AuthorizeError, OAuthError};
@@ -70,7 +71,8 @@ pub async fn resume(State(app): State<AppState>, session: Session) -> Response {
 }
 
 /// The signed-in user, if the account still exists, may sign in now (active, not past its
-/// trial) and was not told to drop sessions older than its `not_before`. Any other session is
+/// trial), was not told to drop sessions older than its `not_before`, and the session was not
+/// ended elsewhere. Any other session is
 /// ended here: its tokens bound to the session are revoked and the cookie's record is deleted.
 /// Every browser route (authorize, consent, `/`) goes through this check.
 pub async fn active_user(
@@ -85,6 +87,13 @@ pub async fn active_user(
         Some(u) => u.may_sign_in(now) && user.auth_time >= u.not_before,
         None => false,
     };
+    // A session ended elsewhere (a dialect's token logout, another instance) is over here too.
+    let allowed = allowed
+        && !app
+            .provider
+            .ephemeral
+            .is_revoked(&[(RevocationKind::Session, user.sid.as_str())])
+            .await?;
     if allowed {
         return Ok(Some(user));
     }

@@ -9,9 +9,10 @@ use serde::Deserialize;
 use tower_sessions::Session;
 
 use super::authorize::active_user;
-use super::errors::{csrf_failed, error_page, render};
+use super::errors::{error_page, render};
 use super::session;
 use crate::clock;
+use crate::http::forms;
 use crate::oauth::authorize::{self, SessionUser, ValidAuthorize};
 use crate::oauth::{ErrorCode, OAuthError, scope};
 use crate::state::AppState;
@@ -80,17 +81,10 @@ pub async fn post_consent(
     session: Session,
     form: Result<Form<ConsentForm>, FormRejection>,
 ) -> Response {
-    let Ok(Form(form)) = form else {
-        return error_page(
-            &app,
-            &OAuthError::invalid_request("The consent form is malformed."),
-        );
+    let form = match forms::accept(&app, &session, form, "The consent form is malformed.").await {
+        Ok(form) => form,
+        Err(page) => return page,
     };
-    match session::csrf_ok(&session, Some(&form.csrf_token)).await {
-        Ok(true) => {}
-        Ok(false) => return csrf_failed(&app),
-        Err(e) => return error_page(&app, &e),
-    }
     let result = async {
         let Some((req, user)) = context_of(&app, &session).await? else {
             return Ok(nothing_pending(&app));
@@ -120,3 +114,5 @@ pub async fn post_consent(
     };
     result.await.unwrap_or_else(|e| error_page(&app, &e))
 }
+
+crate::http::forms::csrf_form!(ConsentForm);

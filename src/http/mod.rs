@@ -1,16 +1,19 @@
 //! The HTTP edge: routes, thin handlers, extractors and the error-to-response mapping.
 //! No SQL and no protocol rules live here.
 
+mod account_password;
 pub mod admin;
-mod authorize;
+pub(crate) mod authorize;
 mod consent;
 mod discovery;
 pub mod errors;
 mod extract;
+mod forms;
 mod health;
+mod legacy;
 mod login;
 mod logout;
-mod session;
+pub(crate) mod session;
 mod token;
 mod userinfo;
 
@@ -57,6 +60,7 @@ pub fn routes(
         )
         .route("/oauth/authorize/resume", get(authorize::resume))
         .route("/oauth/logout", get(logout::logout).post(logout::logout))
+        .merge(legacy::browser_routes())
         .layer(sessions);
     let api = Router::new()
         .route(
@@ -77,7 +81,8 @@ pub fn routes(
         )
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
-        .route("/static/gatehouse.css", get(stylesheet));
+        .route("/static/gatehouse.css", get(stylesheet))
+        .merge(legacy::api_routes());
     let admin = admin::router(&state);
     browser
         .merge(api)

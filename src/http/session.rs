@@ -4,6 +4,7 @@
 use tower_sessions::Session;
 
 use crate::crypto::{ct_eq, random_token};
+use crate::dialects::handoff::Handoff;
 use crate::oauth::OAuthError;
 use crate::oauth::authorize::{SessionUser, ValidAuthorize};
 
@@ -11,6 +12,7 @@ const USER: &str = "user";
 const PENDING: &str = "pending";
 const CSRF: &str = "csrf";
 const PASSWORD_CHANGE: &str = "password_change";
+const HANDOFF: &str = "handoff";
 
 /// A correct password of an account that must choose a new one: sign-in completes only
 /// after the change, within a few minutes.
@@ -60,6 +62,27 @@ pub async fn set_pending(session: &Session, req: &ValidAuthorize) -> Result<(), 
 pub async fn clear_pending(session: &Session) -> Result<(), OAuthError> {
     session
         .remove::<ValidAuthorize>(PENDING)
+        .await
+        .map_err(unavailable)
+        .map(|_| ())
+}
+
+/// The sub-application hand-off waiting for login, if any.
+pub async fn handoff(session: &Session) -> Result<Option<Handoff>, OAuthError> {
+    session.get(HANDOFF).await.map_err(unavailable)
+}
+
+/// Parks a hand-off; a pending OIDC authorization request of the same browser is dropped (the
+/// latest navigation wins).
+pub async fn set_handoff(session: &Session, handoff: &Handoff) -> Result<(), OAuthError> {
+    clear_pending(session).await?;
+    session.insert(HANDOFF, handoff).await.map_err(unavailable)
+}
+
+/// Drops the pending hand-off.
+pub async fn clear_handoff(session: &Session) -> Result<(), OAuthError> {
+    session
+        .remove::<Handoff>(HANDOFF)
         .await
         .map_err(unavailable)
         .map(|_| ())

@@ -21,6 +21,8 @@ pub struct Lifetimes {
     pub id_token: i64,
     pub code: i64,
     pub session: i64,
+    /// Opaque sub-application tokens (dialects).
+    pub app_token: i64,
 }
 
 impl Lifetimes {
@@ -32,7 +34,14 @@ impl Lifetimes {
             id_token: c.id_token_ttl,
             code: c.code_ttl,
             session: c.session_ttl,
+            app_token: c.app_token_ttl,
         }
+    }
+
+    /// How long a grant or session revocation must be remembered: until every token that could
+    /// still carry it has expired.
+    pub fn revocation_horizon(&self) -> i64 {
+        self.access_token.max(self.app_token)
     }
 }
 
@@ -190,7 +199,7 @@ impl Provider {
         self.revoke(
             RevocationKind::Grant,
             grant_id,
-            now + self.lifetimes.access_token,
+            now + self.lifetimes.revocation_horizon(),
         )
         .await
     }
@@ -198,19 +207,10 @@ impl Provider {
     /// Ends a browser session everywhere: its access tokens are refused and its grants that are
     /// not `offline_access` are revoked.
     pub async fn end_session(&self, sid: &str, now: i64) -> Result<(), OAuthError> {
-        self.revoke(
-            RevocationKind::Session,
-            sid,
-            now + self.lifetimes.access_token,
-        )
-        .await?;
+        let until = now + self.lifetimes.revocation_horizon();
+        self.revoke(RevocationKind::Session, sid, until).await?;
         for grant_id in store::grants::revoke_session_grants(&self.db, sid, now).await? {
-            self.revoke(
-                RevocationKind::Grant,
-                &grant_id,
-                now + self.lifetimes.access_token,
-            )
-            .await?;
+            self.revoke(RevocationKind::Grant, &grant_id, until).await?;
         }
         Ok(())
     }
@@ -227,7 +227,7 @@ impl Provider {
                 .await?
                 .and_then(|c| c.ttl.access_token)
                 .unwrap_or(self.lifetimes.access_token)
-                .max(self.lifetimes.access_token);
+                .max(self.lifetimes.revocation_horizon());
             if expires_at + ttl > now {
                 self.revoke(RevocationKind::Grant, grant_id, now + ttl)
                     .await?;

@@ -23,6 +23,16 @@ pub struct Client {
     /// Per-application token lifetimes (`None` fields = the server's defaults).
     #[serde(skip)]
     pub ttl: TokenTtls,
+    /// Callback URLs of the legacy sign-in dialects (exact match).
+    pub legacy_callback_urls: Vec<String>,
+    /// The secret sealed under the server's vault key (`keys::Vault`), for the dialects keyed
+    /// from it; `None` for public clients and for secrets created before sealing existed.
+    #[serde(skip)]
+    pub secret_sealed: Option<String>,
+    /// Seed 001 `sign` as md5 instead of HMAC-SHA256 (weak; legacy sub-apps only).
+    pub legacy_md5_sign: bool,
+    /// Seed 001's `api-key` query parameter is accepted for this application.
+    pub api_key_in_query: bool,
 }
 
 /// Per-application overrides of the server's token lifetimes, in seconds.
@@ -69,6 +79,10 @@ struct ClientRow {
     access_token_ttl: Option<i64>,
     refresh_token_ttl: Option<i64>,
     id_token_ttl: Option<i64>,
+    legacy_callback_urls: String,
+    secret_sealed: Option<String>,
+    legacy_md5_sign: i64,
+    api_key_in_query: i64,
 }
 
 impl TryFrom<ClientRow> for Client {
@@ -94,6 +108,10 @@ impl TryFrom<ClientRow> for Client {
                 refresh_token: r.refresh_token_ttl,
                 id_token: r.id_token_ttl,
             },
+            legacy_callback_urls: serde_json::from_str(&r.legacy_callback_urls)?,
+            secret_sealed: r.secret_sealed,
+            legacy_md5_sign: r.legacy_md5_sign != 0,
+            api_key_in_query: r.api_key_in_query != 0,
         })
     }
 }
@@ -103,7 +121,8 @@ pub async fn insert(db: &Db, c: &Client, now: i64) -> StoreResult<()> {
     sqlx::query(
         "INSERT INTO clients (id, tenant_id, name, secret_hash, redirect_uris, \
          post_logout_redirect_uris, grant_types, first_party, id_token_alg, enabled, created_at, \
-         updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11)",
+         updated_at, legacy_callback_urls, secret_sealed, legacy_md5_sign, api_key_in_query) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, $12, $13, $14, $15)",
     )
     .bind(&c.id)
     .bind(&c.tenant_id)
@@ -116,6 +135,10 @@ pub async fn insert(db: &Db, c: &Client, now: i64) -> StoreResult<()> {
     .bind(&c.id_token_alg)
     .bind(flag(c.enabled))
     .bind(now)
+    .bind(serde_json::to_string(&c.legacy_callback_urls)?)
+    .bind(&c.secret_sealed)
+    .bind(flag(c.legacy_md5_sign))
+    .bind(flag(c.api_key_in_query))
     .execute(db.pool())
     .await?;
     Ok(())
@@ -126,7 +149,8 @@ pub async fn find(db: &Db, id: &str) -> StoreResult<Option<Client>> {
     let row = sqlx::query_as::<_, ClientRow>(
         "SELECT id, tenant_id, name, secret_hash, redirect_uris, post_logout_redirect_uris, \
          grant_types, first_party, id_token_alg, enabled, access_token_ttl, refresh_token_ttl, \
-         id_token_ttl FROM clients WHERE id = $1",
+         id_token_ttl, legacy_callback_urls, secret_sealed, legacy_md5_sign, api_key_in_query \
+         FROM clients WHERE id = $1",
     )
     .bind(id)
     .fetch_optional(db.pool())
@@ -184,7 +208,32 @@ pub struct Application {
     pub updated_at: i64,
     /// Gatehouse's own administration application (cannot be deleted or disabled).
     pub builtin: bool,
+    /// Seed 001 `sign` as md5(signdata ‖ secret) instead of HMAC-SHA256: weak, only for legacy
+    /// sub-applications that cannot be changed (default false).
+    pub legacy_md5_sign: bool,
+    /// Accept seed 001's `api-key` query parameter at `/auth/self` for this application (the key
+    /// then leaks into URLs and logs; the `API-Key` header always works; default false).
+    pub api_key_in_query: bool,
+    /// Whether the secret is sealed for the signdata dialect (false for secrets created before
+    /// sealing existed: rotate the secret).
+    pub secret_sealed: bool,
+    /// Weak settings an administrator should know about (absent when none).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
+
+/// Warning shown on applications that sign with md5.
+pub const MD5_WARNING: &str = "legacy_md5_sign: the signdata `sign` is md5(signdata || secret). \
+    MD5 is broken (collisions) and this construction is weaker than HMAC-SHA256; every md5 \
+    signature is logged. Move the sub-application to HMAC-SHA256 and turn this off.";
+
+/// Warning shown on applications that accept API keys in the query string.
+pub const API_KEY_QUERY_WARNING: &str = "api_key_in_query: API keys sent as ?api-key= end up in \
+    browser history, proxy and server logs. Prefer the API-Key header.";
+
+/// Warning shown on confidential applications with callbacks but no sealed secret.
+pub const UNSEALED_WARNING: &str = "the client secret predates secret sealing: the signdata \
+    dialect (/views/login) is refused until the secret is rotated.";
 
 /// What an administrator sets on an application.
 #[derive(Debug, Clone)]
@@ -201,6 +250,8 @@ pub struct AppFields {
     pub id_token_alg: String,
     pub enabled: bool,
     pub ttl: TokenTtls,
+    pub legacy_md5_sign: bool,
+    pub api_key_in_query: bool,
 }
 
 impl Application {
@@ -223,6 +274,8 @@ impl Application {
                 refresh_token: self.refresh_token_ttl,
                 id_token: self.id_token_ttl,
             },
+            legacy_md5_sign: self.legacy_md5_sign,
+            api_key_in_query: self.api_key_in_query,
         }
     }
 }
@@ -249,11 +302,28 @@ struct AppRow {
     secret_rotated_at: Option<i64>,
     created_at: i64,
     updated_at: i64,
+    legacy_md5_sign: i64,
+    api_key_in_query: i64,
+    sealed: i64,
 }
 
 impl TryFrom<AppRow> for Application {
     type Error = StoreError;
     fn try_from(r: AppRow) -> Result<Self, StoreError> {
+        let legacy_md5_sign = r.legacy_md5_sign != 0;
+        let api_key_in_query = r.api_key_in_query != 0;
+        let secret_sealed = r.sealed != 0;
+        let legacy_callback_urls: Vec<String> = serde_json::from_str(&r.legacy_callback_urls)?;
+        let mut warnings = Vec::new();
+        if legacy_md5_sign {
+            warnings.push(MD5_WARNING.to_owned());
+        }
+        if api_key_in_query {
+            warnings.push(API_KEY_QUERY_WARNING.to_owned());
+        }
+        if r.public == 0 && !secret_sealed && !legacy_callback_urls.is_empty() {
+            warnings.push(UNSEALED_WARNING.to_owned());
+        }
         Ok(Application {
             builtin: r.id == crate::authz::ADMIN_APP,
             id: r.id,
@@ -264,7 +334,7 @@ impl TryFrom<AppRow> for Application {
             home_url: r.home_url,
             redirect_uris: serde_json::from_str(&r.redirect_uris)?,
             post_logout_redirect_uris: serde_json::from_str(&r.post_logout_redirect_uris)?,
-            legacy_callback_urls: serde_json::from_str(&r.legacy_callback_urls)?,
+            legacy_callback_urls,
             grant_types: r
                 .grant_types
                 .split_whitespace()
@@ -280,6 +350,10 @@ impl TryFrom<AppRow> for Application {
             secret_rotated_at: r.secret_rotated_at,
             created_at: r.created_at,
             updated_at: r.updated_at,
+            legacy_md5_sign,
+            api_key_in_query,
+            secret_sealed,
+            warnings,
         })
     }
 }
@@ -288,7 +362,8 @@ const APP_COLUMNS: &str = "id, tenant_id, name, description, logo, home_url, red
     post_logout_redirect_uris, legacy_callback_urls, grant_types, \
     CASE WHEN secret_hash IS NULL THEN 1 ELSE 0 END AS public, first_party, id_token_alg, \
     enabled, access_token_ttl, refresh_token_ttl, id_token_ttl, secret_rotated_at, created_at, \
-    updated_at";
+    updated_at, legacy_md5_sign, api_key_in_query, \
+    CASE WHEN secret_sealed IS NULL THEN 0 ELSE 1 END AS sealed";
 
 /// An application by id.
 pub async fn get_application(db: &Db, id: &str) -> StoreResult<Option<Application>> {
@@ -301,26 +376,34 @@ pub async fn get_application(db: &Db, id: &str) -> StoreResult<Option<Applicatio
         .transpose()
 }
 
-/// Registers an application; `secret_hash: None` makes it public.
+/// A client secret as stored: its keyed hash and its sealed plaintext.
+#[derive(Debug, Clone, Copy)]
+pub struct StoredSecret<'a> {
+    pub hash: &'a str,
+    pub sealed: &'a str,
+}
+
+/// Registers an application; `secret: None` makes it public.
 pub async fn insert_application(
     db: &Db,
     id: &str,
     tenant_id: &str,
     f: &AppFields,
-    secret_hash: Option<&str>,
+    secret: Option<StoredSecret<'_>>,
     now: i64,
 ) -> StoreResult<Application> {
     sqlx::query(
         "INSERT INTO clients (id, tenant_id, name, secret_hash, redirect_uris, \
          post_logout_redirect_uris, grant_types, first_party, id_token_alg, enabled, created_at, \
          updated_at, description, logo, home_url, legacy_callback_urls, access_token_ttl, \
-         refresh_token_ttl, id_token_ttl) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, \
-         $11, $12, $13, $14, $15, $16, $17, $18)",
+         refresh_token_ttl, id_token_ttl, secret_sealed, legacy_md5_sign, api_key_in_query) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, $12, $13, $14, $15, $16, $17, \
+         $18, $19, $20, $21)",
     )
     .bind(id)
     .bind(tenant_id)
     .bind(&f.name)
-    .bind(secret_hash)
+    .bind(secret.map(|s| s.hash))
     .bind(serde_json::to_string(&f.redirect_uris)?)
     .bind(serde_json::to_string(&f.post_logout_redirect_uris)?)
     .bind(f.grant_types.join(" "))
@@ -335,6 +418,9 @@ pub async fn insert_application(
     .bind(f.ttl.access_token)
     .bind(f.ttl.refresh_token)
     .bind(f.ttl.id_token)
+    .bind(secret.map(|s| s.sealed))
+    .bind(flag(f.legacy_md5_sign))
+    .bind(flag(f.api_key_in_query))
     .execute(db.pool())
     .await?;
     get_application(db, id)
@@ -348,8 +434,8 @@ pub async fn update_application(db: &Db, id: &str, f: &AppFields, now: i64) -> S
         "UPDATE clients SET name = $2, description = $3, logo = $4, home_url = $5, \
          redirect_uris = $6, post_logout_redirect_uris = $7, legacy_callback_urls = $8, \
          grant_types = $9, first_party = $10, id_token_alg = $11, enabled = $12, \
-         access_token_ttl = $13, refresh_token_ttl = $14, id_token_ttl = $15, updated_at = $16 \
-         WHERE id = $1",
+         access_token_ttl = $13, refresh_token_ttl = $14, id_token_ttl = $15, updated_at = $16, \
+         legacy_md5_sign = $17, api_key_in_query = $18 WHERE id = $1",
     )
     .bind(id)
     .bind(&f.name)
@@ -367,19 +453,22 @@ pub async fn update_application(db: &Db, id: &str, f: &AppFields, now: i64) -> S
     .bind(f.ttl.refresh_token)
     .bind(f.ttl.id_token)
     .bind(now)
+    .bind(flag(f.legacy_md5_sign))
+    .bind(flag(f.api_key_in_query))
     .execute(db.pool())
     .await?;
     Ok(())
 }
 
-/// Replaces the secret's keyed hash (rotation).
-pub async fn set_secret_hash(db: &Db, id: &str, hash: &str, now: i64) -> StoreResult<()> {
+/// Replaces the secret's keyed hash and sealed copy (rotation).
+pub async fn set_secret(db: &Db, id: &str, secret: StoredSecret<'_>, now: i64) -> StoreResult<()> {
     sqlx::query(
-        "UPDATE clients SET secret_hash = $2, secret_rotated_at = $3, updated_at = $3 \
-         WHERE id = $1",
+        "UPDATE clients SET secret_hash = $2, secret_sealed = $3, secret_rotated_at = $4, \
+         updated_at = $4 WHERE id = $1",
     )
     .bind(id)
-    .bind(hash)
+    .bind(secret.hash)
+    .bind(secret.sealed)
     .bind(now)
     .execute(db.pool())
     .await?;
@@ -478,6 +567,7 @@ pub async fn delete_application(db: &Db, id: &str) -> StoreResult<()> {
     let mut tx = db.pool().begin().await?;
     for sql in [
         "DELETE FROM refresh_tokens WHERE grant_id IN (SELECT id FROM grants WHERE client_id = $1)",
+        "DELETE FROM app_tokens WHERE client_id = $1",
         "DELETE FROM grants WHERE client_id = $1",
         "DELETE FROM consents WHERE client_id = $1",
         "DELETE FROM client_roles WHERE client_id = $1",

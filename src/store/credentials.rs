@@ -249,18 +249,16 @@ mod json_text {
     }
 }
 
-/// The lower-cased text the user search matches (as migration 0002 fills it).
+/// The lower-cased text the user search matches.
 fn search_text(r: &UserRecord) -> String {
-    [
+    super::user_search::search_words([
         Some(r.username.as_str()),
         r.nickname.as_deref(),
         r.name.as_deref(),
+        r.realname.as_deref(),
         r.email.as_deref(),
         r.phone.as_deref(),
-    ]
-    .map(|v| v.unwrap_or(""))
-    .join(" ")
-    .to_lowercase()
+    ])
 }
 
 /// Inserts an imported user and its membership of its main tenant, in one transaction. A taken

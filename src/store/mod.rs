@@ -2,17 +2,21 @@
 //! TEXT and BIGINT columns, unix-second timestamps), a migrations folder per backend.
 
 pub mod api_keys;
+pub mod app_tokens;
 pub mod audit;
 pub mod clients;
 pub mod consents;
 pub mod credentials;
 pub mod grants;
 pub mod groups;
+pub mod op_logs;
 pub mod permissions;
+pub mod profiles;
 pub mod revocations;
 pub mod roles;
 pub mod sql;
 pub mod tenants;
+pub mod user_search;
 pub mod users;
 
 use std::path::Path;

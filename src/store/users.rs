@@ -11,8 +11,12 @@ use serde::{Serialize, Serializer};
 use serde_json::{Map, Value};
 
 use super::audit::JsonText;
-use super::sql::{Where, like_escape};
-use super::{Backend, Db, StoreError, StoreResult};
+use super::{Db, StoreError, StoreResult};
+
+// Listing, search and exact lookups live in `user_search`; callers keep the `users::` paths.
+pub use super::user_search::{
+    ExactField, Filter, find_by_sys_attr, find_exact, find_many, list, search_text,
+};
 
 /// A user as every non-authentication code path sees it (no password hash).
 #[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
@@ -209,29 +213,12 @@ pub struct NewAccount {
     pub builtin: bool,
 }
 
-const USER_COLUMNS: &str = "id, tenant_id, username, user_type, state, email, email_verified, \
-    phone, phone_verified, name, given_name, family_name, nickname, picture, locale, zoneinfo, \
-    address, realname, gender, birthdate, title, country, attrs, sys_attrs, trial_end_at, \
-    last_ip, logins_count, register_source, must_change_password, builtin, not_before, \
-    created_at, updated_at, last_login_at";
-
-/// The lower-cased text the `q` filter searches: username, nickname, name, realname, email, phone.
-pub fn search_text(username: &str, p: &Profile) -> String {
-    let parts = [
-        Some(username),
-        p.nickname.as_deref(),
-        p.name.as_deref(),
-        p.realname.as_deref(),
-        p.email.as_deref(),
-        p.phone.as_deref(),
-    ];
-    parts
-        .iter()
-        .map(|s| s.unwrap_or(""))
-        .collect::<Vec<_>>()
-        .join(" ")
-        .to_lowercase()
-}
+/// The columns of [`User`], for `SELECT`.
+pub(super) const USER_COLUMNS: &str = "id, tenant_id, username, user_type, state, email, \
+    email_verified, phone, phone_verified, name, given_name, family_name, nickname, picture, \
+    locale, zoneinfo, address, realname, gender, birthdate, title, country, attrs, sys_attrs, \
+    trial_end_at, last_ip, logins_count, register_source, must_change_password, builtin, \
+    not_before, created_at, updated_at, last_login_at";
 
 /// Inserts a user; a taken username is `StoreError::Conflict`.
 pub async fn insert(db: &Db, new: &NewUser, now: i64) -> StoreResult<User> {
@@ -415,224 +402,6 @@ pub async fn set_password(
     .execute(db.pool())
     .await?;
     Ok(())
-}
-
-/// Filters of a user list.
-#[derive(Debug, Clone, Default)]
-pub struct Filter {
-    /// `Some(list)`: only users whose main tenant is in the list.
-    pub tenants: Option<Vec<String>>,
-    /// Direct members of this group.
-    pub group_id: Option<String>,
-    /// Direct holders of this role.
-    pub role_id: Option<String>,
-    /// `active` or `inactive`.
-    pub state: Option<String>,
-    /// `ADMIN` or `MEMBER`.
-    pub user_type: Option<String>,
-    /// Case-insensitive substring of username, nickname, name, realname, email or phone.
-    pub q: Option<String>,
-}
-
-fn tenant_clause(w: &mut Where, tenants: &Option<Vec<String>>) {
-    if let Some(t) = tenants {
-        w.any_of("tenant_id", t);
-    }
-}
-
-/// One page of users and the total. `sort` is a column expression chosen by the caller from a
-/// fixed list; `dir` is `ASC` or `DESC`.
-pub async fn list(
-    db: &Db,
-    f: &Filter,
-    sort: &str,
-    dir: &str,
-    offset: i64,
-    limit: i64,
-) -> StoreResult<(i64, Vec<User>)> {
-    let mut w = Where::new();
-    w.push("deleted_at IS NULL".into());
-    tenant_clause(&mut w, &f.tenants);
-    if let Some(g) = &f.group_id {
-        let m = w.mark(g.as_str());
-        w.push(format!(
-            "id IN (SELECT user_id FROM group_members WHERE group_id = {m})"
-        ));
-    }
-    if let Some(r) = &f.role_id {
-        let m = w.mark(r.as_str());
-        w.push(format!(
-            "id IN (SELECT user_id FROM user_roles WHERE role_id = {m})"
-        ));
-    }
-    if let Some(s) = &f.state {
-        w.eq("state", s.as_str());
-    }
-    if let Some(t) = &f.user_type {
-        w.eq("user_type", t.as_str());
-    }
-    if let Some(q) = f.q.as_deref().filter(|q| !q.is_empty()) {
-        let m = w.mark(format!("%{}%", like_escape(&q.to_lowercase())));
-        w.push(format!("search_text LIKE {m} ESCAPE '\\'"));
-    }
-    let wher = w.sql();
-    let (total,) = w
-        .bind_as(sqlx::query_as::<_, (i64,)>(&format!(
-            "SELECT COUNT(*) FROM users {wher}"
-        )))
-        .fetch_one(db.pool())
-        .await?;
-    let n = w.len();
-    let sql = format!(
-        "SELECT {USER_COLUMNS} FROM users {wher} ORDER BY {sort} {dir}, id {dir} \
-         LIMIT ${} OFFSET ${}",
-        n + 1,
-        n + 2
-    );
-    let rows = w
-        .bind_as(sqlx::query_as::<_, User>(&sql))
-        .bind(limit)
-        .bind(offset)
-        .fetch_all(db.pool())
-        .await?;
-    Ok((total, rows))
-}
-
-/// The users among `ids` (in the allowed tenants), in the order of `ids`; unknown ids are
-/// skipped.
-pub async fn find_many(
-    db: &Db,
-    ids: &[String],
-    tenants: &Option<Vec<String>>,
-) -> StoreResult<Vec<User>> {
-    if ids.is_empty() {
-        return Ok(Vec::new());
-    }
-    let mut w = Where::new();
-    w.push("deleted_at IS NULL".into());
-    w.any_of("id", ids);
-    tenant_clause(&mut w, tenants);
-    let sql = format!("SELECT {USER_COLUMNS} FROM users {}", w.sql());
-    let rows = w
-        .bind_as(sqlx::query_as::<_, User>(&sql))
-        .fetch_all(db.pool())
-        .await?;
-    let mut out = Vec::with_capacity(rows.len());
-    for id in ids {
-        if out.iter().any(|u: &User| &u.id == id) {
-            continue;
-        }
-        if let Some(u) = rows.iter().find(|u| &u.id == id) {
-            out.push(u.clone());
-        }
-    }
-    Ok(out)
-}
-
-/// A column an exact lookup may use.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ExactField {
-    Username,
-    Email,
-    Phone,
-}
-
-impl ExactField {
-    fn column(self) -> &'static str {
-        match self {
-            ExactField::Username => "username",
-            ExactField::Email => "email",
-            ExactField::Phone => "phone",
-        }
-    }
-}
-
-/// Orders several matches: users of `prefer` (the caller's tenant) first, then the oldest.
-fn first_of(w: &mut Where, prefer: &str) -> String {
-    let m = w.mark(prefer);
-    format!("ORDER BY CASE WHEN tenant_id = {m} THEN 0 ELSE 1 END, created_at, id LIMIT 1")
-}
-
-/// One user whose username, e-mail or phone is exactly `value`, in the allowed tenants.
-pub async fn find_exact(
-    db: &Db,
-    field: ExactField,
-    value: &str,
-    tenants: &Option<Vec<String>>,
-    prefer: &str,
-) -> StoreResult<Option<User>> {
-    let mut w = Where::new();
-    w.push("deleted_at IS NULL".into());
-    w.eq(field.column(), value);
-    tenant_clause(&mut w, tenants);
-    let wher = w.sql();
-    let order = first_of(&mut w, prefer);
-    let sql = format!("SELECT {USER_COLUMNS} FROM users {wher} {order}");
-    Ok(w.bind_as(sqlx::query_as::<_, User>(&sql))
-        .fetch_optional(db.pool())
-        .await?)
-}
-
-/// One user whose `sys_attrs` holds exactly `value` (same JSON type: `1` and `"1"` differ) at
-/// `path` (a key, or the segments of a dotted key), in the allowed tenants (seed 000
-/// `get-user-by-sys-attr`). Path segments must not contain `"` or `\` (the caller checks).
-pub async fn find_by_sys_attr(
-    db: &Db,
-    path: &[&str],
-    value: &Value,
-    tenants: &Option<Vec<String>>,
-    prefer: &str,
-) -> StoreResult<Option<User>> {
-    let mut w = Where::new();
-    w.push("deleted_at IS NULL".into());
-    tenant_clause(&mut w, tenants);
-    match db.backend() {
-        Backend::Sqlite => {
-            let json_path = format!(
-                "${}",
-                path.iter().map(|s| format!(".\"{s}\"")).collect::<String>()
-            );
-            let p = w.mark(json_path);
-            let ty = format!("json_type(sys_attrs, {p})");
-            let ex = format!("json_extract(sys_attrs, {p})");
-            match value {
-                Value::Null => w.push(format!("{ty} = 'null'")),
-                Value::Bool(true) => w.push(format!("{ty} = 'true'")),
-                Value::Bool(false) => w.push(format!("{ty} = 'false'")),
-                Value::String(s) => {
-                    let v = w.mark(s.as_str());
-                    w.push(format!("{ty} = 'text' AND {ex} = {v}"));
-                }
-                Value::Number(n) => {
-                    let v = match n.as_i64() {
-                        Some(i) => w.mark(i),
-                        None => w.mark(n.as_f64().unwrap_or(f64::NAN)),
-                    };
-                    w.push(format!("{ty} IN ('integer', 'real') AND {ex} = {v}"));
-                }
-                Value::Array(_) | Value::Object(_) => {
-                    let kind = if value.is_array() { "array" } else { "object" };
-                    let v = w.mark(serde_json::to_string(value)?);
-                    w.push(format!("{ty} = '{kind}' AND {ex} = {v}"));
-                }
-            }
-        }
-        Backend::Postgres => {
-            let mut expr = "sys_attrs::jsonb".to_owned();
-            for seg in path {
-                let m = w.mark(*seg);
-                expr = format!("({expr} -> ({m}::text))");
-            }
-            let v = w.mark(serde_json::to_string(value)?);
-            w.push(format!("{expr} = ({v}::text)::jsonb"));
-        }
-    }
-    let wher = w.sql();
-    let order = first_of(&mut w, prefer);
-    let sql = format!("SELECT {USER_COLUMNS} FROM users {wher} {order}");
-    Ok(w.bind_as(sqlx::query_as::<_, User>(&sql))
-        .fetch_optional(db.pool())
-        .await?)
 }
 
 /// Replaces the profile fields and the user type; recomputes the search text.

@@ -135,6 +135,12 @@ pub struct CreateApplication {
     refresh_token_ttl: Option<i64>,
     /// Seconds (default: the server's ID token lifetime).
     id_token_ttl: Option<i64>,
+    /// Seed 001 `sign` as md5 (weak; only for legacy sub-apps that cannot verify HMAC-SHA256).
+    #[serde(default)]
+    legacy_md5_sign: bool,
+    /// Accept seed 001's `api-key` query parameter for this application (leaks into logs).
+    #[serde(default)]
+    api_key_in_query: bool,
 }
 
 /// A registered application and its secret: the only response that carries the secret.
@@ -190,15 +196,27 @@ async fn create_application(
             refresh_token: b.refresh_token_ttl,
             id_token: b.id_token_ttl,
         },
+        legacy_md5_sign: b.legacy_md5_sign,
+        api_key_in_query: b.api_key_in_query,
     };
     rules::check(&fields, b.public, app.provider.lifetimes.access_token)?;
-    let secret = (!b.public).then(crypto::random_token);
-    let hash = secret
-        .as_deref()
-        .map(|s| app.provider.keys.secret_hasher().hash(s));
     let id = uuid::Uuid::now_v7().simple().to_string();
-    let application =
-        clients::insert_application(db, &id, &tenant_id, &fields, hash.as_deref(), ctx.now).await?;
+    let secret = (!b.public).then(crypto::random_token);
+    // The hash authenticates the client; the sealed copy keys the signdata dialect.
+    let stored = secret
+        .as_deref()
+        .map(|s| rules::stored_secret(&app.provider.keys, &id, s));
+    let application = clients::insert_application(
+        db,
+        &id,
+        &tenant_id,
+        &fields,
+        stored
+            .as_ref()
+            .map(|(h, s)| clients::StoredSecret { hash: h, sealed: s }),
+        ctx.now,
+    )
+    .await?;
     ctx.audit(
         &app,
         Some(&tenant_id),
@@ -211,9 +229,12 @@ async fn create_application(
             "first_party": application.first_party,
             "grant_types": application.grant_types,
             "redirect_uris": application.redirect_uris,
+            "legacy_md5_sign": application.legacy_md5_sign,
+            "api_key_in_query": application.api_key_in_query,
         }),
     )
     .await?;
+    rules::warn_weak(&application.id, None, &fields);
     let body = CreatedApplication {
         application,
         client_secret: secret,
@@ -268,6 +289,10 @@ pub struct UpdateApplication {
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<i64>)]
     id_token_ttl: Option<Option<i64>>,
+    /// Seed 001 `sign` as md5 (weak; legacy sub-apps only).
+    legacy_md5_sign: Option<bool>,
+    /// Accept seed 001's `api-key` query parameter (leaks into logs).
+    api_key_in_query: Option<bool>,
 }
 
 /// Update an application. Of `gatehouse-admin`, only the name, description, logo and home URL
@@ -301,7 +326,9 @@ async fn update_application(
         grant_types,
         first_party,
         id_token_alg,
-        enabled
+        enabled,
+        legacy_md5_sign,
+        api_key_in_query
     );
     if let Some(v) = b.access_token_ttl {
         f.ttl.access_token = v;
@@ -320,7 +347,9 @@ async fn update_application(
             && f.first_party == old.first_party
             && f.id_token_alg == old.id_token_alg
             && f.enabled == old.enabled
-            && f.ttl == old.ttl;
+            && f.ttl == old.ttl
+            && f.legacy_md5_sign == old.legacy_md5_sign
+            && f.api_key_in_query == old.api_key_in_query;
         if !same_protocol {
             return Err(ApiError::conflict(
                 "builtin_application",
@@ -359,9 +388,12 @@ async fn update_application(
             "access_token_ttl": f.ttl.access_token,
             "refresh_token_ttl": f.ttl.refresh_token,
             "id_token_ttl": f.ttl.id_token,
+            "legacy_md5_sign": f.legacy_md5_sign,
+            "api_key_in_query": f.api_key_in_query,
         }),
     )
     .await?;
+    rules::warn_weak(&id, Some(&old), &f);
     Ok(axum::Json(
         clients::get_application(db, &id)
             .await?
@@ -463,8 +495,12 @@ async fn rotate_secret(
         ));
     }
     let secret = crypto::random_token();
-    let hash = app.provider.keys.secret_hasher().hash(&secret);
-    clients::set_secret_hash(db, &id, &hash, ctx.now).await?;
+    let (hash, sealed) = rules::stored_secret(&app.provider.keys, &id, &secret);
+    let stored = clients::StoredSecret {
+        hash: &hash,
+        sealed: &sealed,
+    };
+    clients::set_secret(db, &id, stored, ctx.now).await?;
     app.provider.forget_client(&id);
     ctx.audit(
         &app,

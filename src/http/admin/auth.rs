@@ -137,6 +137,9 @@ impl Ctx {
             details,
         };
         audit::insert(&app.provider.db, &entry, self.now).await?;
+        // Every admin write is audited here, so this is where cached permission decisions
+        // learn that the directory changed.
+        app.checker.directory_changed();
         Ok(())
     }
 }

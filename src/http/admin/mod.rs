@@ -1,4 +1,4 @@
-//! The native admin API under `/api/v1`: JSON in and out, RFC 9457 errors, one file per resource.
+//! The native admin API under `/api/v1`: JSON in and out, RFC 9457 errors, one module per resource.
 //! Every route is registered through `utoipa-axum`, so the OpenAPI document lists exactly the
 //! routes that exist (and the authorization matrix test walks that document).
 

@@ -7,19 +7,18 @@ use super::LoginForm;
 use crate::accounts::password::MAX_PASSWORD_BYTES;
 use crate::clock;
 use crate::oauth::OAuthError;
-use crate::oauth::authorize::ValidAuthorize;
 use crate::state::AppState;
 use crate::store::credentials::{self, SignIn};
 use crate::store::tenants::DEFAULT_TENANT;
 use crate::store::{audit, clients, tenants};
 
 /// The tenant whose users the form signs in: the organisation typed in the form (by tenant
-/// code), else the tenant of the application asking, else the default tenant. `None` when the
+/// code), else the tenant of the application asking (OIDC request or dialect hand-off), else the default tenant. `None` when the
 /// typed organisation does not exist: the form then fails like a wrong password (L-01).
 pub(super) async fn resolve_tenant(
     app: &AppState,
     organization: &str,
-    pending: Option<&ValidAuthorize>,
+    client_id: Option<&str>,
 ) -> Result<Option<String>, OAuthError> {
     let db = &app.provider.db;
     let organization = organization.trim();
@@ -29,8 +28,8 @@ pub(super) async fn resolve_tenant(
         }
         return Ok(tenants::id_by_code(db, organization).await?);
     }
-    if let Some(p) = pending
-        && let Some(client) = clients::find(db, &p.client_id).await?
+    if let Some(client_id) = client_id
+        && let Some(client) = clients::find(db, client_id).await?
     {
         return Ok(Some(client.tenant_id));
     }

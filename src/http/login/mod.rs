@@ -19,10 +19,11 @@ use serde_json::json;
 use tower_sessions::Session;
 
 use super::authorize::active_user;
-use super::errors::{csrf_failed, error_page, render};
+use super::errors::{error_page, render};
 use super::session;
 use crate::clock;
 use crate::crypto::random_token;
+use crate::http::forms;
 use crate::oauth::OAuthError;
 use crate::oauth::authorize::SessionUser;
 use crate::state::AppState;
@@ -69,7 +70,18 @@ async fn login_page(
         .as_ref()
         .and_then(|p| p.login_hint.clone())
         .filter(|_| error.is_none());
-    let client_name = pending.map(|p| p.client_name);
+    let client_name = match pending {
+        Some(p) => Some(p.client_name),
+        // a sub-application's hand-off (seed 001/002) names its application too
+        None => match session::handoff(session).await? {
+            Some(h) => app
+                .provider
+                .client(h.client_id())
+                .await?
+                .map(|c| c.name.clone()),
+            None => None,
+        },
+    };
     Ok(render(
         app,
         status,
@@ -86,20 +98,18 @@ pub async fn post_login(
     ClientIp(ip): ClientIp,
     form: Result<Form<LoginForm>, FormRejection>,
 ) -> Response {
-    let Ok(Form(form)) = form else {
-        return error_page(
-            &app,
-            &OAuthError::invalid_request("The login form is malformed."),
-        );
+    let form = match forms::accept(&app, &session, form, "The login form is malformed.").await {
+        Ok(form) => form,
+        Err(page) => return page,
     };
-    match session::csrf_ok(&session, Some(&form.csrf_token)).await {
-        Ok(true) => {}
-        Ok(false) => return csrf_failed(&app),
-        Err(e) => return error_page(&app, &e),
-    }
     let result = async {
-        let pending = session::pending(&session).await?;
-        let tenant = check::resolve_tenant(&app, &form.organization, pending.as_ref()).await?;
+        let client_id = match session::pending(&session).await? {
+            Some(p) => Some(p.client_id),
+            None => session::handoff(&session)
+                .await?
+                .map(|h| h.client_id().to_owned()),
+        };
+        let tenant = check::resolve_tenant(&app, &form.organization, client_id.as_deref()).await?;
         match check::check_credentials(&app, &form, tenant.as_deref()).await? {
             Check::Accepted(account) if account.must_change_password() => {
                 let change = session::PasswordChange {
@@ -211,6 +221,7 @@ async fn finish_login(
             session::set_pending(session, &pending).await?;
             "/oauth/authorize/resume"
         }
+        None if session::handoff(session).await?.is_some() => "/sso/resume",
         None => "/",
     };
     Ok(Redirect::to(next).into_response())
@@ -234,3 +245,5 @@ pub async fn home(State(app): State<AppState>, session: Session) -> Response {
     };
     result.await.unwrap_or_else(|e| error_page(&app, &e))
 }
+
+crate::http::forms::csrf_form!(LoginForm);

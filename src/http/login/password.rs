@@ -14,7 +14,8 @@ use super::{ClientIp, complete_sign_in};
 use crate::accounts::password::MAX_PASSWORD_BYTES;
 use crate::clock;
 use crate::crypto::sha256_b64;
-use crate::http::errors::{csrf_failed, error_page, render};
+use crate::http::errors::{error_page, render};
+use crate::http::forms;
 use crate::http::session;
 use crate::oauth::OAuthError;
 use crate::state::AppState;
@@ -106,17 +107,10 @@ pub async fn post_change_password(
     ClientIp(ip): ClientIp,
     form: Result<Form<NewPasswordForm>, FormRejection>,
 ) -> Response {
-    let Ok(Form(form)) = form else {
-        return error_page(
-            &app,
-            &OAuthError::invalid_request("The password form is malformed."),
-        );
+    let form = match forms::accept(&app, &session, form, "The password form is malformed.").await {
+        Ok(form) => form,
+        Err(page) => return page,
     };
-    match session::csrf_ok(&session, Some(&form.csrf_token)).await {
-        Ok(true) => {}
-        Ok(false) => return csrf_failed(&app),
-        Err(e) => return error_page(&app, &e),
-    }
     let result = async {
         let now = clock::now();
         let Some(change) = live_password_change(&session, now).await? else {
@@ -272,17 +266,10 @@ pub async fn post_reset(
     ClientIp(ip): ClientIp,
     form: Result<Form<NewPasswordForm>, FormRejection>,
 ) -> Response {
-    let Ok(Form(form)) = form else {
-        return error_page(
-            &app,
-            &OAuthError::invalid_request("The password form is malformed."),
-        );
+    let form = match forms::accept(&app, &session, form, "The password form is malformed.").await {
+        Ok(form) => form,
+        Err(page) => return page,
     };
-    match session::csrf_ok(&session, Some(&form.csrf_token)).await {
-        Ok(true) => {}
-        Ok(false) => return csrf_failed(&app),
-        Err(e) => return error_page(&app, &e),
-    }
     let result = async {
         let now = clock::now();
         if reset_account(&app, &form.token, now).await?.is_none() {
@@ -334,3 +321,5 @@ pub async fn post_reset(
     };
     result.await.unwrap_or_else(|e| error_page(&app, &e))
 }
+
+crate::http::forms::csrf_form!(NewPasswordForm);

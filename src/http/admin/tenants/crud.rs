@@ -1,33 +1,20 @@
-//! `/api/v1/tenants`: the tenant tree (seed 001 companies) and memberships (seed 002
-//! `tenantList`).
-//!
-//! A tenant object's own tenant is itself: callers see the tenants in their scope (super
-//! administrators: all). Creating or deleting a tenant is an act on its parent: a top-level
-//! tenant needs a super administrator, a child one an administrator of the parent.
+//! Create, list, read, update (and move) and delete tenants. The checks of a write are in
+//! [`super::checks`].
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
-use super::{Actor, Body, Ctx, Page, Paging, Query};
+use super::checks::{changed_fields, check_move, check_new_applications, refuse_taken, taken_race};
+use super::visible_tenant;
 use crate::directory::tenants::{self as rules, MAX_DEPTH};
 use crate::error::{ApiError, ApiResult, Problem};
+use crate::http::admin::{self, Actor, Body, Ctx, Page, Paging, Query};
 use crate::state::AppState;
-use crate::store::tenants::{self, DEFAULT_TENANT, Member, Tenant, TenantFields};
-use crate::store::{Db, clients, users};
-
-/// The routes of this resource.
-pub fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .routes(routes!(list_tenants, create_tenant))
-        .routes(routes!(get_tenant, update_tenant, delete_tenant))
-        .routes(routes!(list_members))
-        .routes(routes!(put_member, delete_member))
-}
+use crate::store::Db;
+use crate::store::tenants::{self, DEFAULT_TENANT, Tenant, TenantFields};
 
 /// Filters of `GET /api/v1/tenants`.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -52,7 +39,7 @@ pub struct TenantFilter {
 #[utoipa::path(get, path = "/api/v1/tenants", tag = "tenants", params(TenantFilter),
     responses((status = 200, body = Page<Tenant>), (status = 400, body = Problem),
         (status = 401, body = Problem), (status = 403, body = Problem)))]
-async fn list_tenants(
+pub(super) async fn list_tenants(
     State(app): State<AppState>,
     ctx: Ctx,
     Query(f): Query<TenantFilter>,
@@ -70,7 +57,7 @@ async fn list_tenants(
     ])?;
     let dir = paging.direction(false)?;
     let filter = tenants::Filter {
-        tenants: super::tenant_filter(&ctx, None)?,
+        tenants: admin::tenant_filter(&ctx, None)?,
         parent_id: f.parent_id,
         q: f.q,
     };
@@ -120,7 +107,7 @@ pub struct CreateTenant {
 #[utoipa::path(post, path = "/api/v1/tenants", tag = "tenants", request_body = CreateTenant,
     responses((status = 201, body = Tenant), (status = 400, body = Problem),
         (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)))]
-async fn create_tenant(
+pub(super) async fn create_tenant(
     State(app): State<AppState>,
     ctx: Ctx,
     Body(b): Body<CreateTenant>,
@@ -200,7 +187,7 @@ pub struct TenantView {
 #[utoipa::path(get, path = "/api/v1/tenants/{id}", tag = "tenants",
     params(("id" = String, Path, description = "Tenant id"), TenantView),
     responses((status = 200, body = Tenant), (status = 404, body = Problem)))]
-async fn get_tenant(
+pub(super) async fn get_tenant(
     State(app): State<AppState>,
     ctx: Ctx,
     Path(id): Path<String>,
@@ -254,7 +241,7 @@ pub struct UpdateTenant {
     params(("id" = String, Path, description = "Tenant id")),
     responses((status = 200, body = Tenant), (status = 400, body = Problem),
         (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)))]
-async fn update_tenant(
+pub(super) async fn update_tenant(
     State(app): State<AppState>,
     ctx: Ctx,
     Path(id): Path<String>,
@@ -329,7 +316,7 @@ async fn update_tenant(
     params(("id" = String, Path, description = "Tenant id")),
     responses((status = 204), (status = 403, body = Problem), (status = 404, body = Problem),
         (status = 409, body = Problem)))]
-async fn delete_tenant(
+pub(super) async fn delete_tenant(
     State(app): State<AppState>,
     ctx: Ctx,
     Path(id): Path<String>,
@@ -373,280 +360,4 @@ async fn delete_tenant(
     )
     .await?;
     Ok(StatusCode::NO_CONTENT)
-}
-
-/// Paging of `GET /api/v1/tenants/{id}/members`.
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-#[serde(deny_unknown_fields)]
-pub struct MemberPaging {
-    /// Rows to skip (default 0).
-    offset: Option<i64>,
-    /// Rows to return (default 20, at most 1000).
-    limit: Option<i64>,
-    /// Only `created_at` (the user's creation).
-    sort: Option<String>,
-    /// Only `asc`.
-    order: Option<String>,
-}
-
-/// The users of a tenant: those whose main tenant it is and members, with their admin flag.
-#[utoipa::path(get, path = "/api/v1/tenants/{id}/members", tag = "tenants",
-    params(("id" = String, Path, description = "Tenant id"), MemberPaging),
-    responses((status = 200, body = Page<Member>), (status = 404, body = Problem)))]
-async fn list_members(
-    State(app): State<AppState>,
-    ctx: Ctx,
-    Path(id): Path<String>,
-    Query(p): Query<MemberPaging>,
-) -> ApiResult<axum::Json<Page<Member>>> {
-    let paging = Paging::new(p.offset, p.limit, p.sort, p.order);
-    let (offset, limit) = paging.window()?;
-    paging.sort_column(&[("created_at", "created_at")])?;
-    if paging.direction(false)? != "ASC" {
-        return Err(ApiError::invalid("order", "asc"));
-    }
-    visible_tenant(&app, &ctx, &id).await?;
-    let (total, items) = tenants::members(&app.provider.db, &id, offset, limit).await?;
-    Ok(axum::Json(Page {
-        total,
-        offset,
-        limit,
-        items,
-    }))
-}
-
-/// Body of `PUT /api/v1/tenants/{id}/members/{user_id}`.
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct PutMember {
-    /// Make the user an administrator of the tenant (only its administrators may set or clear
-    /// this; of the default tenant, only super administrators).
-    #[serde(default)]
-    is_admin: bool,
-}
-
-/// Add a user to a tenant, or change its admin flag there. Nobody changes their own
-/// membership (unless super administrator).
-#[utoipa::path(put, path = "/api/v1/tenants/{id}/members/{user_id}", tag = "tenants",
-    request_body = PutMember,
-    params(("id" = String, Path, description = "Tenant id"), ("user_id" = String, Path, description = "User id")),
-    responses((status = 204), (status = 400, body = Problem), (status = 403, body = Problem),
-        (status = 404, body = Problem)))]
-async fn put_member(
-    State(app): State<AppState>,
-    ctx: Ctx,
-    Path((id, user_id)): Path<(String, String)>,
-    Body(b): Body<PutMember>,
-) -> ApiResult<StatusCode> {
-    let db = &app.provider.db;
-    visible_tenant(&app, &ctx, &id).await?;
-    if ctx.is_user(&user_id) && !ctx.is_super() {
-        return Err(ApiError::forbidden(
-            "you cannot change your own memberships",
-        ));
-    }
-    let user = users::find(db, &user_id)
-        .await?
-        .filter(|u| ctx.allows(&u.tenant_id))
-        .ok_or(ApiError::NotFound("user"))?;
-    let current = tenants::membership(db, &id, &user_id).await?;
-    if (b.is_admin || current == Some(true)) && !ctx.administers(&id) {
-        return Err(ApiError::forbidden(
-            "only administrators of the tenant change its administrators",
-        ));
-    }
-    if b.is_admin && id == DEFAULT_TENANT && !ctx.is_super() {
-        return Err(ApiError::forbidden(
-            "only super administrators make administrators of the default tenant",
-        ));
-    }
-    if current == Some(b.is_admin) {
-        return Ok(StatusCode::NO_CONTENT);
-    }
-    tenants::set_member(db, &id, &user_id, b.is_admin, ctx.now).await?;
-    let main = user.tenant_id == id;
-    ctx.audit(
-        &app,
-        Some(&id),
-        "user",
-        &user_id,
-        if current.is_none() && !main {
-            "add_member"
-        } else {
-            "update"
-        },
-        json!({ "tenant_id": id, "is_admin": b.is_admin }),
-    )
-    .await?;
-    Ok(StatusCode::NO_CONTENT)
-}
-
-/// Remove a user's membership of a tenant, with the roles and group memberships it held there.
-/// A user's main tenant cannot be removed (409 `main_tenant`).
-#[utoipa::path(delete, path = "/api/v1/tenants/{id}/members/{user_id}", tag = "tenants",
-    params(("id" = String, Path, description = "Tenant id"), ("user_id" = String, Path, description = "User id")),
-    responses((status = 204), (status = 403, body = Problem), (status = 404, body = Problem),
-        (status = 409, body = Problem)))]
-async fn delete_member(
-    State(app): State<AppState>,
-    ctx: Ctx,
-    Path((id, user_id)): Path<(String, String)>,
-) -> ApiResult<StatusCode> {
-    let db = &app.provider.db;
-    visible_tenant(&app, &ctx, &id).await?;
-    let user = users::find(db, &user_id).await?;
-    if user.as_ref().is_some_and(|u| u.tenant_id == id) {
-        return Err(ApiError::conflict(
-            "main_tenant",
-            "this is the user's main tenant: it cannot be left",
-        ));
-    }
-    let current = tenants::membership(db, &id, &user_id)
-        .await?
-        .ok_or(ApiError::NotFound("membership"))?;
-    if ctx.is_user(&user_id) && !ctx.is_super() {
-        return Err(ApiError::forbidden(
-            "you cannot change your own memberships",
-        ));
-    }
-    if current && !ctx.administers(&id) {
-        return Err(ApiError::forbidden(
-            "only administrators of the tenant remove its administrators",
-        ));
-    }
-    if !tenants::remove_member(db, &id, &user_id).await? {
-        return Err(ApiError::NotFound("membership"));
-    }
-    ctx.audit(
-        &app,
-        Some(&id),
-        "user",
-        &user_id,
-        "remove_member",
-        json!({ "tenant_id": id, "was_admin": current }),
-    )
-    .await?;
-    Ok(StatusCode::NO_CONTENT)
-}
-
-/// The tenant, if it exists and this request is allowed in it (else 404).
-async fn visible_tenant(app: &AppState, ctx: &Ctx, id: &str) -> ApiResult<Tenant> {
-    let tenant = tenants::get(&app.provider.db, id)
-        .await?
-        .ok_or(ApiError::NotFound("tenant"))?;
-    ctx.require(&tenant.id, "tenant")?;
-    Ok(tenant)
-}
-
-/// Moving a tenant: the new parent exists, is visible and is not inside the tenant; the caller
-/// administers the old and the new parent (the top level belongs to super administrators).
-async fn check_move(
-    db: &Db,
-    ctx: &Ctx,
-    id: &str,
-    from: Option<&str>,
-    to: Option<&str>,
-) -> ApiResult<()> {
-    let administers = |p: Option<&str>| match p {
-        None => ctx.is_super(),
-        Some(p) => ctx.administers(p),
-    };
-    if let Some(to) = to {
-        if tenants::get(db, to).await?.is_none() || !ctx.allows(to) {
-            return Err(ApiError::NotFound("tenant"));
-        }
-        let mut ancestry = vec![to.to_owned()];
-        let mut cur = to.to_owned();
-        while let Some(Some(p)) = tenants::parent_of(db, &cur).await? {
-            if ancestry.len() > MAX_DEPTH || ancestry.contains(&p) {
-                break;
-            }
-            ancestry.push(p.clone());
-            cur = p;
-        }
-        if rules::creates_cycle(id, &ancestry) {
-            return Err(ApiError::conflict(
-                "tenant_cycle",
-                "a tenant cannot move below itself",
-            ));
-        }
-    }
-    if !administers(from) || !administers(to) {
-        return Err(ApiError::forbidden(
-            "moving a tenant needs administrators of its old and new parents",
-        ));
-    }
-    Ok(())
-}
-
-/// Applications newly enabled for a tenant must exist and belong to a tenant where the caller
-/// may do this (only their owner decides who uses them).
-async fn check_new_applications(
-    db: &Db,
-    ctx: &Ctx,
-    before: &[String],
-    after: &[String],
-) -> ApiResult<()> {
-    for a in after.iter().filter(|a| !before.contains(a)) {
-        let ok = clients::find(db, a)
-            .await?
-            .is_some_and(|c| ctx.allows(&c.tenant_id));
-        if !ok {
-            return Err(ApiError::invalid(
-                "applications",
-                &format!("no application {a:?}"),
-            ));
-        }
-    }
-    Ok(())
-}
-
-async fn refuse_taken(db: &Db, f: &TenantFields, except: &str) -> ApiResult<()> {
-    let (code, name) = tenants::taken(db, &f.code, &f.name, except).await?;
-    if code {
-        return Err(ApiError::conflict(
-            "tenant_code_taken",
-            "another tenant has this code",
-        ));
-    }
-    if name {
-        return Err(ApiError::conflict(
-            "tenant_name_taken",
-            "another tenant has this name",
-        ));
-    }
-    Ok(())
-}
-
-fn taken_race(e: crate::store::StoreError) -> ApiError {
-    match e {
-        crate::store::StoreError::Conflict(_) => {
-            ApiError::conflict("tenant_name_taken", "another tenant has this code or name")
-        }
-        e => e.into(),
-    }
-}
-
-fn changed_fields(a: &TenantFields, b: &TenantFields) -> Vec<&'static str> {
-    let mut out = Vec::new();
-    let pairs: [(&'static str, bool); 11] = [
-        ("parent_id", a.parent_id != b.parent_id),
-        ("code", a.code != b.code),
-        ("name", a.name != b.name),
-        ("title", a.title != b.title),
-        ("description", a.description != b.description),
-        ("logo", a.logo != b.logo),
-        ("industry", a.industry != b.industry),
-        ("type", a.tenant_type != b.tenant_type),
-        ("owner", a.owner != b.owner),
-        ("metadata", a.metadata != b.metadata),
-        ("applications", a.applications != b.applications),
-    ];
-    for (name, changed) in pairs {
-        if changed {
-            out.push(name);
-        }
-    }
-    out
 }
