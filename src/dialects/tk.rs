@@ -144,7 +144,8 @@ pub async fn mint(
     let tk =
         jwt::sign(&provider.keys, TK_ALG, TK_TYP, &claims).map_err(OAuthError::server_error)?;
     let record = CodeRecord {
-        grant_id: String::new(),
+        // the grant the token of the first redemption will live in: a replay revokes it
+        grant_id: uuid::Uuid::now_v7().to_string(),
         client_id: client_id.to_owned(),
         user_id: user.user_id.clone(),
         redirect_uri: referer.to_string(),
@@ -220,7 +221,13 @@ pub async fn exchange(
     }
     let record = match provider.ephemeral.code_take(&jti_key(&claims.jti)).await? {
         CodeTake::Fresh(r) => r,
-        CodeTake::Replayed { .. } => return Ok(Exchange::Refused("replayed tk")),
+        CodeTake::Replayed { grant_id } => {
+            // Someone else holds the tk too: the token it already bought is not trustworthy.
+            if !grant_id.is_empty() {
+                provider.revoke_grant(&grant_id, now).await?;
+            }
+            return Ok(Exchange::Refused("replayed tk"));
+        }
         CodeTake::Unknown => return Ok(Exchange::Refused("unknown tk")),
     };
     if record.expires_at <= now || record.client_id != claims.aud || record.user_id != claims.sub {
@@ -243,8 +250,9 @@ pub async fn exchange(
     if provider.ephemeral.is_revoked(&session).await? {
         return Ok(Exchange::Refused("session ended"));
     }
-    let (token, _) = tokens::issue(
+    let (token, _) = tokens::issue_in_grant(
         provider,
+        &record.grant_id,
         &record.user_id,
         &record.client_id,
         &record.sid,

@@ -85,9 +85,24 @@ pub async fn issue(
     auth_time: i64,
     now: i64,
 ) -> Result<(String, AppToken), OAuthError> {
+    let grant_id = uuid::Uuid::now_v7().to_string();
+    issue_in_grant(provider, &grant_id, user_id, client_id, sid, auth_time, now).await
+}
+
+/// [`issue`] into a grant whose id was chosen beforehand (by the hand-off that leads to it), so
+/// that a replay of that hand-off can revoke exactly this token (RFC 6749 §4.1.2 by analogy).
+pub async fn issue_in_grant(
+    provider: &Provider,
+    grant_id: &str,
+    user_id: &str,
+    client_id: &str,
+    sid: &str,
+    auth_time: i64,
+    now: i64,
+) -> Result<(String, AppToken), OAuthError> {
     let expires_at = now + provider.lifetimes.app_token;
     let grant = Grant {
-        id: uuid::Uuid::now_v7().to_string(),
+        id: grant_id.to_owned(),
         client_id: client_id.to_owned(),
         user_id: user_id.to_owned(),
         scope: "openid".into(),

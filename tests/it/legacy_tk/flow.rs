@@ -210,11 +210,13 @@ async fn g03_replayed_expired_and_other_audience_tks_are_refused(b: Backend) {
     let r = parse_as(s, &as_app, &tk).await;
     let token = data(&r)["token"].as_str().expect("token").to_owned();
     assert!(is_login(s, &token).await);
-    // Replay: refused, with or without authentication.
+    // Replay: refused, with or without authentication — and the token the first redemption
+    // bought dies with it (whoever replays holds the tk too).
     refused(
         &call(s, "/api/auth/parseTk", &json!({ "tk": tk })).await,
         100401,
     );
+    assert!(!is_login(s, &token).await, "a replayed tk revokes its token");
     // A fresh tk whose audience is rewritten (genuine signature) does not match its record.
     let tk2 = tk_via_browser(&e, &browser, &e.app.id).await;
     let moved = resign(s, &tk2, |c| c["aud"] = json!(other.id));
