@@ -91,7 +91,8 @@ pub const LOGIN_PATH: &str = "/login";
 /// Path of the OAuth callback; register `{public_url}/auth/callback` as the redirect URI.
 #[cfg(feature = "middleware")]
 pub const CALLBACK_PATH: &str = "/auth/callback";
-/// Path of the logout route (GET or POST).
+/// Path of the logout route (POST only: with the session cookie's `SameSite=Lax`, another site
+/// cannot make the browser log out).
 #[cfg(feature = "middleware")]
 pub const LOGOUT_PATH: &str = "/logout";
 

@@ -8,7 +8,7 @@ use axum::Router;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use openidconnect::core::{CoreIdToken, CoreResponseType};
 use openidconnect::{
     AccessTokenHash, AuthenticationFlow, AuthorizationCode, ClientId, CsrfToken, LogoutRequest,
@@ -112,7 +112,7 @@ pub(crate) fn routes() -> Router<Gatehouse> {
     Router::new()
         .route(LOGIN_PATH, get(login))
         .route(CALLBACK_PATH, get(callback))
-        .route(LOGOUT_PATH, get(logout).post(logout))
+        .route(LOGOUT_PATH, post(logout))
 }
 
 /// `?return_to=/path` of `/login`.

@@ -188,7 +188,7 @@ async fn subapp_login_api_permissions_and_logout(b: Backend) {
     assert_status(&home, 200);
     assert!(home.body.contains("Alice Example"), "{}", home.describe());
     assert!(
-        home.body.contains("href=\"/logout\""),
+        home.body.contains("action=\"/logout\""),
         "{}",
         home.describe()
     );
@@ -239,7 +239,9 @@ async fn subapp_login_api_permissions_and_logout(b: Backend) {
 
     // Logout: the app's session, then Gatehouse's (RP-initiated, id_token_hint: no prompt).
     let old_cookie = browser.cookie("subapp_session").expect("session cookie");
-    let r = browser.get(&app.url("/logout")).await;
+    // GET does not log out (a link or image on another site must not end the session)
+    assert_status(&browser.get(&app.url("/logout")).await, 405);
+    let r = browser.post_form(&app.url("/logout"), &[]).await;
     let to_gatehouse = assert_redirect_to(&r, &format!("{}/oauth/logout?", server.issuer));
     let q: Vec<(String, String)> = to_gatehouse.query_pairs().into_owned().collect();
     assert!(

@@ -119,7 +119,7 @@ async fn index(user: Option<GatehouseUser>) -> Html<String> {
         Some(u) => format!(
             "<p>Signed in as <b>{}</b> (<code>{}</code>).</p>\n\
              <p><a href=\"/api/reports\">Reports</a> · <a href=\"/api/admin/settings\">Settings</a> · \
-             <a href=\"/logout\">Log out</a></p>",
+             <form method=\"post\" action=\"/logout\"><button>Log out</button></form></p>",
             escape(u.display_name()),
             escape(u.username.as_deref().unwrap_or(&u.sub)),
         ),

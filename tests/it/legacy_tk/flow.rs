@@ -216,7 +216,10 @@ async fn g03_replayed_expired_and_other_audience_tks_are_refused(b: Backend) {
         &call(s, "/api/auth/parseTk", &json!({ "tk": tk })).await,
         100401,
     );
-    assert!(!is_login(s, &token).await, "a replayed tk revokes its token");
+    assert!(
+        !is_login(s, &token).await,
+        "a replayed tk revokes its token"
+    );
     // A fresh tk whose audience is rewritten (genuine signature) does not match its record.
     let tk2 = tk_via_browser(&e, &browser, &e.app.id).await;
     let moved = resign(s, &tk2, |c| c["aud"] = json!(other.id));
