@@ -11,7 +11,7 @@ use tower_sessions::{Expiry, SessionManagerLayer};
 
 use crate::accounts::password::{self, Passwords};
 use crate::config::Config;
-use crate::ephemeral::{MemoryEphemeral, SessionBackend};
+use crate::ephemeral::{Ephemeral, MemoryEphemeral, RedisEphemeral, SessionBackend};
 use crate::keys::KeySet;
 use crate::oauth::Provider;
 use crate::oauth::provider::Lifetimes;
@@ -41,11 +41,22 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let bound = listener.local_addr()?;
     let issuer = config.issuer_for(bound);
 
-    let memory = Arc::new(MemoryEphemeral::new());
-    let (state, sessions) = build_state(config, issuer.clone(), db.clone(), keys, memory.clone())?;
-    let warmed = state.provider.warm_revocations(clock::now()).await?;
-    tracing::info!(revocations = warmed, "revocations loaded");
-    spawn_housekeeping(state.clone(), memory);
+    let store = EphemeralStore::open(&config)?;
+    let (state, sessions) = build_state(config, issuer.clone(), db.clone(), keys, store.shared())?;
+    match &store {
+        EphemeralStore::Memory(_) => {
+            let warmed = state.provider.warm_revocations(clock::now()).await?;
+            tracing::info!(revocations = warmed, "revocations loaded");
+        }
+        EphemeralStore::Redis(redis) => {
+            // Redis down at start is not fatal: requests answer 503 until it is back.
+            if let Err(e) = warm_redis(&state, redis).await {
+                tracing::warn!(error = %e, "revocations not loaded into Redis yet; retrying");
+            }
+            spawn_redis_rewarm(state.clone(), redis.clone());
+        }
+    }
+    spawn_housekeeping(state.clone(), store.memory());
 
     let router = http::routes(state, sessions);
     println!("listening on http://{bound}");
@@ -66,7 +77,7 @@ pub fn build_state(
     issuer: String,
     db: Db,
     keys: KeySet,
-    ephemeral: Arc<MemoryEphemeral>,
+    ephemeral: Arc<dyn Ephemeral>,
 ) -> anyhow::Result<(AppState, SessionManagerLayer<SessionBackend>)> {
     let secure_cookies = issuer.starts_with("https://");
     let lifetimes = Lifetimes::from_config(&config);
@@ -138,14 +149,93 @@ async fn bootstrap_admin(db: &Db, config: &Config) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Where sessions, codes and revocations live: in process, or in Redis when `redis_url` is set.
+enum EphemeralStore {
+    Memory(Arc<MemoryEphemeral>),
+    Redis(Arc<RedisEphemeral>),
+}
+
+impl EphemeralStore {
+    fn open(config: &Config) -> anyhow::Result<Self> {
+        match config.redis_url.as_deref().filter(|u| !u.trim().is_empty()) {
+            None => Ok(Self::Memory(Arc::new(MemoryEphemeral::new()))),
+            Some(url) => {
+                let timeout = Duration::from_millis(config.redis_timeout_ms);
+                let redis = RedisEphemeral::new(url, &config.redis_prefix, timeout)?;
+                tracing::info!(prefix = %config.redis_prefix, "ephemeral state in Redis");
+                Ok(Self::Redis(Arc::new(redis)))
+            }
+        }
+    }
+
+    fn shared(&self) -> Arc<dyn Ephemeral> {
+        match self {
+            Self::Memory(m) => m.clone(),
+            Self::Redis(r) => r.clone(),
+        }
+    }
+
+    /// The in-process store, which needs purging (Redis expires keys itself).
+    fn memory(&self) -> Option<Arc<MemoryEphemeral>> {
+        match self {
+            Self::Memory(m) => Some(m.clone()),
+            Self::Redis(_) => None,
+        }
+    }
+}
+
+/// Copies the durable revocations into Redis and marks them loaded (unless Redis lost its data
+/// or another instance started the same copy meanwhile: then the next round does it).
+async fn warm_redis(state: &AppState, redis: &RedisEphemeral) -> anyhow::Result<()> {
+    let nonce = redis.begin_warm().await?;
+    let warmed = state.provider.warm_revocations(clock::now()).await?;
+    let marked = redis.finish_warm(&nonce).await?;
+    tracing::info!(
+        revocations = warmed,
+        marked,
+        "revocations loaded into Redis"
+    );
+    Ok(())
+}
+
+/// Redis without persistence comes back empty: reload the revocations as soon as the marker is
+/// gone (until then revocation checks fail closed).
+fn spawn_redis_rewarm(state: AppState, redis: Arc<RedisEphemeral>) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        let mut healthy = true;
+        loop {
+            tick.tick().await;
+            let result = match redis.revocations_loaded().await {
+                Ok(true) => Ok(()),
+                Ok(false) => warm_redis(&state, &redis).await,
+                Err(e) => Err(e.into()),
+            };
+            match result {
+                Ok(()) if !healthy => {
+                    tracing::info!("Redis is back");
+                    healthy = true;
+                }
+                Err(e) if healthy => {
+                    tracing::warn!(error = %e, "Redis unavailable; requests that need it answer 503");
+                    healthy = false;
+                }
+                _ => {}
+            }
+        }
+    });
+}
+
 /// Drops expired state every minute.
-fn spawn_housekeeping(state: AppState, memory: Arc<MemoryEphemeral>) {
+fn spawn_housekeeping(state: AppState, memory: Option<Arc<MemoryEphemeral>>) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(60));
         loop {
             tick.tick().await;
             let now = clock::now();
-            memory.purge(now);
+            if let Some(memory) = &memory {
+                memory.purge(now);
+            }
             state.provider.purge_caches(now);
             state.checker.purge(now);
             if let Err(e) = store::revocations::purge_expired(&state.provider.db, now).await {

@@ -32,6 +32,10 @@ pub struct Config {
     pub code_ttl: i64,
     /// `GATEHOUSE_SESSION_TTL`: seconds of inactivity after which the browser SSO session ends.
     pub session_ttl: i64,
+    /// `GATEHOUSE_LEGACY_MD5_UNTIL`: retirement date (unix seconds) of seed 001's md5 `sign`
+    /// (G-02). Applications flagged `legacy_md5_sign` get md5 only before it; unset or past, every
+    /// application gets HMAC-SHA256.
+    pub legacy_md5_until: Option<i64>,
     /// `GATEHOUSE_APP_TOKEN_TTL`: seconds an opaque sub-application token (seed 002 `token`,
     /// seed 001 `access_token`) lives; logout, revocation or disabling ends it sooner.
     pub app_token_ttl: i64,
@@ -40,6 +44,15 @@ pub struct Config {
     pub admin_password: Option<String>,
     /// `GATEHOUSE_LOG`: tracing filter, e.g. `info` or `gatehouse=debug`.
     pub log: String,
+    /// `GATEHOUSE_REDIS_URL`: `redis://[:password@]host[:port][/db]` keeps sessions, codes and
+    /// revocations in Redis, shared by several instances. Unset or empty: in process.
+    pub redis_url: Option<String>,
+    /// `GATEHOUSE_REDIS_PREFIX`: prefix of every Redis key, so deployments (or tests) can share
+    /// one Redis.
+    pub redis_prefix: String,
+    /// `GATEHOUSE_REDIS_TIMEOUT_MS`: bound of each Redis call, waiting for a connection included;
+    /// beyond it the request fails with 503.
+    pub redis_timeout_ms: u64,
 }
 
 impl Default for Config {
@@ -55,8 +68,12 @@ impl Default for Config {
             code_ttl: 60,
             session_ttl: 8 * 3600,
             app_token_ttl: 8 * 3600,
+            legacy_md5_until: None,
             admin_password: None,
             log: "info".into(),
+            redis_url: None,
+            redis_prefix: "gatehouse:".into(),
+            redis_timeout_ms: 2000,
         }
     }
 }
@@ -103,6 +120,15 @@ impl Config {
             bail!(
                 "code_ttl must be between 1 and 60 seconds (RFC 9700 recommends short-lived codes)"
             );
+        }
+        if !(1..=60_000).contains(&self.redis_timeout_ms) {
+            bail!("redis_timeout_ms must be between 1 and 60000 milliseconds");
+        }
+        if let Some(url) = self.redis_url.as_deref().filter(|u| !u.trim().is_empty())
+            && !(url.starts_with("redis://") || url.starts_with("redis+unix://"))
+        {
+            // rediss:// would need a TLS build of the Redis client, which is not compiled in.
+            bail!("redis_url must start with redis:// or redis+unix://");
         }
         Ok(())
     }

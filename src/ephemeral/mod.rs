@@ -2,12 +2,14 @@
 //! One trait, so a Redis implementation can replace the in-process one without touching handlers.
 
 mod memory;
+mod redis;
 mod sessions;
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 pub use memory::MemoryEphemeral;
+pub use redis::RedisEphemeral;
 pub use sessions::SessionBackend;
 
 /// The ephemeral store could not answer (e.g. Redis down); callers fail closed with 503.

@@ -6,12 +6,12 @@ use axum::extract::{FromRequest, Request};
 use axum::http::{Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-use crate::oauth::params::ParamsError;
+use crate::oauth::params::{MAX_PARAM_BYTES, ParamsError};
 use crate::oauth::{OAuthError, Params};
 
 /// Parsed parameters, or why they were refused; handlers decide how to report it (a page for
 /// /authorize, JSON elsewhere).
-pub struct RawParams(pub Result<Params, ParamsError>);
+pub struct RawParams<const MAX: usize = MAX_PARAM_BYTES>(pub Result<Params, ParamsError>);
 
 /// A body that is not a form, or is larger than the limit.
 pub struct BodyRejection(StatusCode, &'static str);
@@ -24,13 +24,13 @@ impl IntoResponse for BodyRejection {
     }
 }
 
-impl<S: Send + Sync> FromRequest<S> for RawParams {
+impl<S: Send + Sync, const MAX: usize> FromRequest<S> for RawParams<MAX> {
     type Rejection = BodyRejection;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         if req.method() == Method::GET || req.method() == Method::HEAD {
             let query = req.uri().query().unwrap_or("").as_bytes().to_vec();
-            return Ok(RawParams(Params::parse(&query)));
+            return Ok(RawParams(Params::parse_limited(&query, MAX)));
         }
         let declared = req.headers().contains_key(header::CONTENT_TYPE);
         let is_form = req
@@ -51,7 +51,7 @@ impl<S: Send + Sync> FromRequest<S> for RawParams {
                 "expected application/x-www-form-urlencoded",
             ));
         }
-        Ok(RawParams(Params::parse(&body)))
+        Ok(RawParams(Params::parse_limited(&body, MAX)))
     }
 }
 

@@ -61,7 +61,11 @@ pub fn routes(
         .route("/oauth/authorize/resume", get(authorize::resume))
         .route("/oauth/logout", get(logout::logout).post(logout::logout))
         .merge(legacy::browser_routes())
-        .layer(sessions);
+        .layer(sessions)
+        .layer(axum::middleware::map_response_with_state(
+            state.clone(),
+            session_store_failure,
+        ));
     let api = Router::new()
         .route(
             "/.well-known/openid-configuration",
@@ -106,6 +110,24 @@ pub fn routes(
             HeaderValue::from_static("DENY"),
         ))
         .with_state(state)
+}
+
+/// tower-sessions answers a bare 500 (no body, no content type) when the session store cannot
+/// save the session after the handler ran: that is the store being unavailable, so the browser
+/// gets the 503 page like every other store outage. Our own 500s always carry a body.
+async fn session_store_failure(
+    axum::extract::State(app): axum::extract::State<AppState>,
+    res: Response,
+) -> Response {
+    if res.status() == axum::http::StatusCode::INTERNAL_SERVER_ERROR
+        && !res.headers().contains_key(header::CONTENT_TYPE)
+    {
+        return errors::error_page(
+            &app,
+            &crate::oauth::OAuthError::unavailable("the session store could not save the session"),
+        );
+    }
+    res
 }
 
 async fn stylesheet() -> Response {

@@ -35,12 +35,18 @@ impl Params {
     /// Parses `application/x-www-form-urlencoded` bytes. Empty values count as absent
     /// (RFC 6749 §3.1) but still count as a repetition.
     pub fn parse(raw: &[u8]) -> Result<Self, ParamsError> {
+        Self::parse_limited(raw, MAX_PARAM_BYTES)
+    }
+
+    /// [`Params::parse`] with another bound on each value, for endpoints whose values are
+    /// larger by design (a seed 001 `signdata`).
+    pub fn parse_limited(raw: &[u8], max_value_bytes: usize) -> Result<Self, ParamsError> {
         let mut map = HashMap::new();
         for (i, (name, value)) in form_urlencoded::parse(raw).enumerate() {
             if i >= MAX_PARAMS {
                 return Err(ParamsError::TooMany);
             }
-            if value.len() > MAX_PARAM_BYTES || name.len() > 128 {
+            if value.len() > max_value_bytes || name.len() > 128 {
                 return Err(ParamsError::TooLong(truncate(&name)));
             }
             if map.insert(name.to_string(), value.into_owned()).is_some() {

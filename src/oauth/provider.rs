@@ -23,6 +23,8 @@ pub struct Lifetimes {
     pub session: i64,
     /// Opaque sub-application tokens (dialects).
     pub app_token: i64,
+    /// Seed 001's md5 `sign` is honoured before this time only (G-02 retirement date).
+    pub legacy_md5_until: Option<i64>,
 }
 
 impl Lifetimes {
@@ -35,7 +37,13 @@ impl Lifetimes {
             code: c.code_ttl,
             session: c.session_ttl,
             app_token: c.app_token_ttl,
+            legacy_md5_until: c.legacy_md5_until,
         }
+    }
+
+    /// Whether an application flagged `legacy_md5_sign` may still get md5 signatures at `now`.
+    pub fn md5_allowed(&self, now: i64) -> bool {
+        self.legacy_md5_until.is_some_and(|until| now < until)
     }
 
     /// How long a grant or session revocation must be remembered: until every token that could

@@ -225,7 +225,9 @@ pub struct Application {
 /// Warning shown on applications that sign with md5.
 pub const MD5_WARNING: &str = "legacy_md5_sign: the signdata `sign` is md5(signdata || secret). \
     MD5 is broken (collisions) and this construction is weaker than HMAC-SHA256; every md5 \
-    signature is logged. Move the sub-application to HMAC-SHA256 and turn this off.";
+    signature is logged, and md5 is used only before the deployment's retirement date \
+    (GATEHOUSE_LEGACY_MD5_UNTIL; HMAC-SHA256 after it). Move the sub-application to HMAC-SHA256 \
+    and turn this off.";
 
 /// Warning shown on applications that accept API keys in the query string.
 pub const API_KEY_QUERY_WARNING: &str = "api_key_in_query: API keys sent as ?api-key= end up in \

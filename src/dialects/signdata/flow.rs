@@ -113,7 +113,7 @@ pub async fn mint(
         expires_at: claims.exp,
     };
     p.ephemeral.code_insert(&key(JTI_KEY, &jti), record).await?;
-    let method = if client.legacy_md5_sign {
+    let method = if md5_for(p, client, now) {
         tracing::warn!(client_id = %client.id, "signdata signed with md5 (legacy_md5_sign): weak");
         SignMethod::LegacyMd5
     } else {
@@ -280,6 +280,20 @@ impl From<OAuthError> for VerifyError {
     }
 }
 
+/// Whether `client` gets seed 001's md5 `sign`: flagged legacy, and before the deployment's
+/// retirement date (`GATEHOUSE_LEGACY_MD5_UNTIL`); otherwise HMAC-SHA256, with a log line
+/// when the flag outlived the date.
+fn md5_for(p: &Provider, client: &Client, now: i64) -> bool {
+    if !client.legacy_md5_sign {
+        return false;
+    }
+    let allowed = p.lifetimes.md5_allowed(now);
+    if !allowed {
+        tracing::warn!(client_id = %client.id, "legacy_md5_sign ignored: md5 is retired (GATEHOUSE_LEGACY_MD5_UNTIL)");
+    }
+    allowed
+}
+
 /// Opens a pair for the authenticated `client` and consumes its `jti`: the second
 /// presentation of the same `signdata` is refused, on every instance.
 pub async fn verify(
@@ -290,7 +304,7 @@ pub async fn verify(
     now: i64,
 ) -> Result<Claims, VerifyError> {
     let secret = app_secret(p, client).map_err(VerifyError::NotReady)?;
-    let claims = if client.legacy_md5_sign {
+    let claims = if md5_for(p, client, now) {
         let (claims, method) = super::open_allowing_md5(&secret, &client.id, signdata, sign, now)
             .map_err(VerifyError::Invalid)?;
         if method == SignMethod::LegacyMd5 {

@@ -83,7 +83,8 @@ pub async fn access_token(
 pub async fn verify(
     State(app): State<AppState>,
     headers: HeaderMap,
-    RawParams(params): RawParams,
+    // a `signdata` is longer than an OAuth parameter (many roles): its own bound
+    RawParams(params): RawParams<{ crate::dialects::signdata::MAX_SIGNDATA }>,
 ) -> Response {
     let Ok(params) = params else {
         return fail(Code::ParameterError);

@@ -1,0 +1,299 @@
+//! Redis implementation of [`Ephemeral`], shared by every instance of a scaled-out deployment.
+//!
+//! Keys, all under the configured prefix:
+//! - `sess:<id>`: the session body, expiring with the session.
+//! - `code:<hash>`: a hash `{rec: <CodeRecord JSON>, grant: <grant id>}`. The first take removes
+//!   `rec` inside a Lua script, so exactly one caller sees it; `grant` stays as the tombstone that
+//!   turns a replay into [`CodeTake::Replayed`] until `expires_at` + 10 minutes.
+//! - `rev:<grant|sid|jti>:<value>`: a revocation, expiring at its `until`.
+//! - `meta:revocations-loaded`: set once the durable revocations were copied in. Redis without
+//!   persistence comes back empty after a restart; without this marker revoked tokens would then
+//!   pass, so `is_revoked` fails closed until the revocations are loaded again.
+//!
+//! Every call (pool wait, connect, command) runs under one timeout; a Redis error or timeout is
+//! an [`EphemeralError`], which callers answer with 503.
+
+use std::future::Future;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use deadpool_redis::redis::{self, AsyncConnectionConfig, Cmd, FromRedisValue, Pipeline};
+use deadpool_redis::{Manager, Pool, Runtime, Timeouts};
+
+use super::{CodeRecord, CodeTake, Ephemeral, EphemeralError, EphemeralResult, RevocationKind};
+use crate::clock;
+use crate::crypto::random_token;
+
+/// How long a consumed code is remembered, so a late replay still revokes its grant (as in memory).
+const CODE_TOMBSTONE_SECS: i64 = 600;
+
+const LOADED: &str = "meta:revocations-loaded";
+const WARMING: &str = "meta:revocations-warming";
+
+/// Takes a code: `{1, record}` the first time, `{2, grant}` afterwards, `{0, ''}` when unknown.
+/// HDEL keeps the key's expiry, so the tombstone lives as long as the code would have.
+const TAKE_SCRIPT: &str = r"
+local rec = redis.call('HGET', KEYS[1], 'rec')
+if rec then
+  redis.call('HDEL', KEYS[1], 'rec')
+  return {1, rec}
+end
+local grant = redis.call('HGET', KEYS[1], 'grant')
+if grant then return {2, grant} end
+return {0, ''}
+";
+
+/// Records a revocation, never shortening one that lasts longer.
+const REVOKE_SCRIPT: &str = r"
+local left = redis.call('TTL', KEYS[1])
+if left == -1 or left >= tonumber(ARGV[1]) then return 0 end
+redis.call('SET', KEYS[1], '1', 'EX', ARGV[1])
+return 1
+";
+
+/// Sets the loaded marker only if no other warm-up started since, and Redis was not emptied
+/// in between (the warming nonce would be gone).
+const FINISH_WARM_SCRIPT: &str = r"
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('DEL', KEYS[1])
+redis.call('SET', KEYS[2], '1')
+return 1
+";
+
+/// Sessions, codes and revocations in Redis through a deadpool connection pool.
+#[derive(Clone)]
+pub struct RedisEphemeral {
+    pool: Pool,
+    prefix: String,
+    timeout: Duration,
+}
+
+impl std::fmt::Debug for RedisEphemeral {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The URL may hold a password: never print it.
+        f.debug_struct("RedisEphemeral")
+            .field("prefix", &self.prefix)
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RedisEphemeral {
+    /// A pool for `url` (`redis://[:password@]host[:port][/db]`); connects lazily, so Redis may
+    /// be down at this point. Every call is bounded by `timeout`.
+    pub fn new(url: &str, prefix: &str, timeout: Duration) -> anyhow::Result<Self> {
+        let connection = AsyncConnectionConfig::new()
+            .set_connection_timeout(Some(timeout))
+            .set_response_timeout(Some(timeout));
+        let manager = Manager::new_with_config(url, connection)
+            .map_err(|e| anyhow::anyhow!("redis_url is not a usable Redis URL: {e}"))?;
+        let pool = Pool::builder(manager)
+            .runtime(Runtime::Tokio1)
+            .timeouts(Timeouts {
+                wait: Some(timeout),
+                create: Some(timeout),
+                recycle: Some(timeout),
+            })
+            .build()
+            .map_err(|e| anyhow::anyhow!("cannot build the Redis pool: {e}"))?;
+        Ok(Self {
+            pool,
+            prefix: prefix.to_owned(),
+            timeout,
+        })
+    }
+
+    fn key(&self, kind: &str, id: &str) -> String {
+        format!("{}{kind}:{id}", self.prefix)
+    }
+
+    fn meta(&self, name: &str) -> String {
+        format!("{}{name}", self.prefix)
+    }
+
+    fn revocation_key(&self, kind: RevocationKind, value: &str) -> String {
+        format!("{}rev:{}:{value}", self.prefix, kind.as_str())
+    }
+
+    /// Runs `op` under the call timeout, mapping failures to [`EphemeralError`].
+    async fn timed<T>(&self, op: impl Future<Output = Result<T, String>>) -> EphemeralResult<T> {
+        match tokio::time::timeout(self.timeout, op).await {
+            Ok(Ok(v)) => Ok(v),
+            Ok(Err(e)) => Err(EphemeralError(format!("redis: {e}"))),
+            Err(_) => Err(EphemeralError(format!(
+                "redis: no answer within {} ms",
+                self.timeout.as_millis()
+            ))),
+        }
+    }
+
+    async fn query<T: FromRedisValue>(&self, cmd: &Cmd) -> EphemeralResult<T> {
+        self.timed(async {
+            let mut conn = self.pool.get().await.map_err(|e| e.to_string())?;
+            cmd.query_async(&mut conn).await.map_err(|e| e.to_string())
+        })
+        .await
+    }
+
+    async fn query_pipe<T: FromRedisValue>(&self, pipe: &Pipeline) -> EphemeralResult<T> {
+        self.timed(async {
+            let mut conn = self.pool.get().await.map_err(|e| e.to_string())?;
+            pipe.query_async(&mut conn).await.map_err(|e| e.to_string())
+        })
+        .await
+    }
+
+    fn eval(script: &str, keys: &[&str]) -> Cmd {
+        let mut cmd = redis::cmd("EVAL");
+        cmd.arg(script).arg(keys.len()).arg(keys);
+        cmd
+    }
+
+    /// One round trip to Redis.
+    pub async fn ping(&self) -> EphemeralResult<()> {
+        self.query::<String>(&redis::cmd("PING")).await.map(|_| ())
+    }
+
+    /// Whether the durable revocations are loaded into this Redis (false after it restarted empty).
+    pub async fn revocations_loaded(&self) -> EphemeralResult<bool> {
+        let mut cmd = redis::cmd("EXISTS");
+        cmd.arg(self.meta(LOADED));
+        Ok(self.query::<i64>(&cmd).await? > 0)
+    }
+
+    /// Starts copying revocations in; pass the returned nonce to [`Self::finish_warm`].
+    pub async fn begin_warm(&self) -> EphemeralResult<String> {
+        let nonce = random_token();
+        let mut cmd = redis::cmd("SET");
+        // Expires so that a crashed warm-up leaves nothing behind.
+        cmd.arg(self.meta(WARMING)).arg(&nonce).arg("EX").arg(3600);
+        self.query::<()>(&cmd).await?;
+        Ok(nonce)
+    }
+
+    /// Marks the revocations loaded; false when another warm-up started meanwhile or Redis lost
+    /// its data (then the caller tries again).
+    pub async fn finish_warm(&self, nonce: &str) -> EphemeralResult<bool> {
+        let warming = self.meta(WARMING);
+        let loaded = self.meta(LOADED);
+        let mut cmd = Self::eval(FINISH_WARM_SCRIPT, &[&warming, &loaded]);
+        cmd.arg(nonce);
+        Ok(self.query::<i64>(&cmd).await? == 1)
+    }
+}
+
+/// Seconds from now until `at`.
+fn seconds_until(at: i64) -> i64 {
+    at - clock::now()
+}
+
+#[async_trait]
+impl Ephemeral for RedisEphemeral {
+    async fn session_load(&self, id: &str) -> EphemeralResult<Option<Vec<u8>>> {
+        let mut cmd = redis::cmd("GET");
+        cmd.arg(self.key("sess", id));
+        self.query(&cmd).await
+    }
+
+    async fn session_store(
+        &self,
+        id: &str,
+        body: Vec<u8>,
+        expires_at: i64,
+        only_if_absent: bool,
+    ) -> EphemeralResult<bool> {
+        let key = self.key("sess", id);
+        let ttl = seconds_until(expires_at);
+        if ttl <= 0 {
+            // Already over: nothing to keep, and load must not find it.
+            if !only_if_absent {
+                let mut cmd = redis::cmd("DEL");
+                cmd.arg(&key);
+                self.query::<()>(&cmd).await?;
+            }
+            return Ok(true);
+        }
+        let mut cmd = redis::cmd("SET");
+        cmd.arg(&key).arg(body).arg("EX").arg(ttl);
+        if only_if_absent {
+            cmd.arg("NX");
+        }
+        Ok(self.query::<Option<String>>(&cmd).await?.is_some())
+    }
+
+    async fn session_delete(&self, id: &str) -> EphemeralResult<()> {
+        let mut cmd = redis::cmd("DEL");
+        cmd.arg(self.key("sess", id));
+        self.query(&cmd).await
+    }
+
+    async fn code_insert(&self, code_hash: &str, record: CodeRecord) -> EphemeralResult<()> {
+        let key = self.key("code", code_hash);
+        let ttl = seconds_until(record.expires_at + CODE_TOMBSTONE_SECS).max(1);
+        let json = serde_json::to_string(&record)
+            .map_err(|e| EphemeralError(format!("cannot encode a code record: {e}")))?;
+        // One transaction: a code is never visible without its expiry.
+        let mut pipe = redis::pipe();
+        pipe.atomic()
+            .cmd("DEL")
+            .arg(&key)
+            .ignore()
+            .cmd("HSET")
+            .arg(&key)
+            .arg("rec")
+            .arg(json)
+            .arg("grant")
+            .arg(&record.grant_id)
+            .ignore()
+            .cmd("EXPIRE")
+            .arg(&key)
+            .arg(ttl)
+            .ignore();
+        self.query_pipe(&pipe).await
+    }
+
+    async fn code_take(&self, code_hash: &str) -> EphemeralResult<CodeTake> {
+        let key = self.key("code", code_hash);
+        let (state, value): (i64, String) = self.query(&Self::eval(TAKE_SCRIPT, &[&key])).await?;
+        match state {
+            1 => serde_json::from_str(&value)
+                .map(CodeTake::Fresh)
+                .map_err(|e| EphemeralError(format!("corrupt code record in Redis: {e}"))),
+            2 => Ok(CodeTake::Replayed { grant_id: value }),
+            _ => Ok(CodeTake::Unknown),
+        }
+    }
+
+    async fn revoke(&self, kind: RevocationKind, value: &str, until: i64) -> EphemeralResult<()> {
+        let key = self.revocation_key(kind, value);
+        // Even a revocation already due is kept a moment: erring on the side of refusing.
+        let ttl = seconds_until(until).max(1);
+        let mut cmd = Self::eval(REVOKE_SCRIPT, &[&key]);
+        cmd.arg(ttl);
+        self.query::<i64>(&cmd).await.map(|_| ())
+    }
+
+    /// One round trip: the loaded marker and every id. Fails closed while the revocations are
+    /// not loaded. An empty `checks` still checks Redis and the marker (`/readyz` relies on it).
+    async fn is_revoked(&self, checks: &[(RevocationKind, &str)]) -> EphemeralResult<bool> {
+        let mut pipe = redis::pipe();
+        pipe.cmd("EXISTS").arg(self.meta(LOADED));
+        if !checks.is_empty() {
+            pipe.cmd("EXISTS");
+            for (kind, value) in checks {
+                pipe.arg(self.revocation_key(*kind, value));
+            }
+        }
+        let counts: Vec<i64> = self.query_pipe(&pipe).await?;
+        if counts.first().copied().unwrap_or(0) == 0 {
+            return Err(EphemeralError(
+                "redis: revocations are not loaded yet (Redis restarted empty?)".into(),
+            ));
+        }
+        Ok(counts.get(1).copied().unwrap_or(0) > 0)
+    }
+}
+
+#[cfg(test)]
+#[path = "redis_tests.rs"]
+mod tests;
