@@ -11,7 +11,10 @@ use tower_sessions::{Expiry, SessionManagerLayer};
 
 use crate::accounts::password::{self, Passwords};
 use crate::config::Config;
-use crate::ephemeral::{Ephemeral, MemoryEphemeral, RedisEphemeral, SessionBackend};
+use crate::ephemeral::{
+    CacheEvent, CacheEvents, Ephemeral, Invalidation, MemoryEphemeral, RedisEphemeral,
+    SessionBackend,
+};
 use crate::keys::KeySet;
 use crate::oauth::Provider;
 use crate::oauth::provider::Lifetimes;
@@ -42,7 +45,11 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let issuer = config.issuer_for(bound);
 
     let store = EphemeralStore::open(&config)?;
+    let events = cache_events(&config)?;
     let (state, sessions) = build_state(config, issuer.clone(), db.clone(), keys, store.shared())?;
+    if let Some(events) = events {
+        spawn_cache_events(&state, events);
+    }
     match &store {
         EphemeralStore::Memory(_) => {
             let warmed = state.provider.warm_revocations(clock::now()).await?;
@@ -182,6 +189,32 @@ impl EphemeralStore {
             Self::Redis(_) => None,
         }
     }
+}
+
+/// With Redis, the channel on which instances tell each other that their caches are stale.
+fn cache_events(config: &Config) -> anyhow::Result<Option<CacheEvents>> {
+    match config.redis_url.as_deref().filter(|u| !u.trim().is_empty()) {
+        None => Ok(None),
+        Some(url) => {
+            let timeout = Duration::from_millis(config.redis_timeout_ms);
+            CacheEvents::new(url, &config.redis_prefix, timeout).map(Some)
+        }
+    }
+}
+
+/// Applies the other instances' cache events here, and announces this one's to them.
+fn spawn_cache_events(state: &AppState, events: CacheEvents) {
+    let target = state.clone();
+    let tx = events.spawn(move |invalidation| match invalidation {
+        Invalidation::Event(CacheEvent::Directory) => target.checker.stale(),
+        Invalidation::Event(CacheEvent::Client(id)) => target.provider.forget_cached_client(&id),
+        Invalidation::Everything => {
+            target.checker.stale();
+            target.provider.forget_all_clients();
+        }
+    });
+    state.checker.events.connect(tx.clone());
+    state.provider.events.connect(tx);
 }
 
 /// Copies the durable revocations into Redis and marks them loaded (unless Redis lost its data

@@ -4,8 +4,10 @@
 //!
 //! Freshness: every directory write made through this process bumps a generation number, and a
 //! cached subject compiled under an older generation is recompiled, so a permission, role,
-//! group or user change is seen by the next call. Writes made by another process (the CLI) are
-//! seen within [`SUBJECT_REFRESH_SECS`]. Token revocation is checked on every call.
+//! group or user change is seen by the next call. With Redis, the change is also announced to
+//! the other instances (`crate::ephemeral::CacheEvents`), which bump theirs within a round trip.
+//! Writes made by another process (the CLI), or announcements lost while Redis was unreachable,
+//! are seen within [`SUBJECT_REFRESH_SECS`]. Token revocation is checked on every call.
 //!
 //! Speed: a compiled subject remembers its answers by (method, raw path) — a pure function of
 //! its items — within per-subject and per-process bounds, so repeated questions skip path
@@ -19,6 +21,7 @@ use std::sync::{Arc, PoisonError, RwLock};
 use super::path;
 use super::tokens::{self, AppTokenCache, Principal};
 use crate::authz::{self, ADMIN_APP, CompiledItem, SubjectInfo};
+use crate::ephemeral::{Broadcaster, CacheEvent};
 use crate::oauth::{OAuthError, Provider};
 use crate::store::permissions::Subject;
 use crate::store::users;
@@ -134,6 +137,8 @@ pub struct Checker {
     subjects: RwLock<HashMap<(String, String), Arc<Compiled>>>,
     /// Remembered answers across all subjects (see [`MEMO_TOTAL`]).
     memo_budget: Arc<AtomicUsize>,
+    /// Tells the other instances about directory changes (silent without Redis).
+    pub events: Broadcaster,
 }
 
 /// One decision: the principal (when the token is live) and an answer per path.
@@ -146,6 +151,13 @@ pub struct Decision {
 impl Checker {
     /// Marks every cached subject stale (call after any directory write).
     pub fn directory_changed(&self) {
+        self.stale();
+        self.events.announce(CacheEvent::Directory);
+    }
+
+    /// Marks every cached subject stale without announcing it (a change another instance
+    /// announced, or a resubscription after events may have been missed).
+    pub fn stale(&self) {
         self.generation.fetch_add(1, Ordering::AcqRel);
     }
 

@@ -1,6 +1,7 @@
 //! Short-lived shared state: browser sessions, authorization codes and live revocations.
 //! One trait, so a Redis implementation can replace the in-process one without touching handlers.
 
+mod events;
 mod memory;
 mod redis;
 mod sessions;
@@ -8,6 +9,7 @@ mod sessions;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
+pub use events::{Broadcaster, CacheEvent, CacheEvents, Invalidation};
 pub use memory::MemoryEphemeral;
 pub use redis::RedisEphemeral;
 pub use sessions::SessionBackend;

@@ -7,7 +7,7 @@ use std::sync::{Arc, PoisonError, RwLock};
 use super::claims::{ACCESS_TOKEN_TYP, AccessClaims};
 use super::error::OAuthError;
 use crate::config::Config;
-use crate::ephemeral::{Ephemeral, RevocationKind};
+use crate::ephemeral::{Broadcaster, CacheEvent, Ephemeral, RevocationKind};
 use crate::jwt::{self, Alg, Expect};
 use crate::keys::KeySet;
 use crate::store::clients::Client;
@@ -54,7 +54,8 @@ impl Lifetimes {
 }
 
 /// How long a client registration is served from memory before it is read again. Registration
-/// changes made by another process (the CLI) are therefore visible within this bound.
+/// changes made by another process (the CLI), or announcements lost while Redis was unreachable,
+/// are therefore visible within this bound.
 const CLIENT_CACHE_SECS: i64 = 5;
 /// Upper bound of the verified-token cache; it is simply emptied when full.
 const TOKEN_CACHE_MAX: usize = 100_000;
@@ -68,6 +69,8 @@ pub struct Provider {
     pub lifetimes: Lifetimes,
     clients: RwLock<HashMap<String, (Arc<Client>, i64)>>,
     verified: RwLock<HashMap<String, Arc<AccessClaims>>>,
+    /// Tells the other instances about client registration changes (silent without Redis).
+    pub events: Broadcaster,
 }
 
 impl std::fmt::Debug for Provider {
@@ -95,6 +98,7 @@ impl Provider {
             lifetimes,
             clients: RwLock::default(),
             verified: RwLock::default(),
+            events: Broadcaster::default(),
         }
     }
 
@@ -125,12 +129,27 @@ impl Provider {
     }
 
     /// Drops a cached client registration, so that a change made in this process (secret
-    /// rotation, disabling, new redirect URIs) applies to the next request.
+    /// rotation, disabling, new redirect URIs) applies to the next request, here and (with
+    /// Redis) on the other instances.
     pub fn forget_client(&self, id: &str) {
+        self.forget_cached_client(id);
+        self.events.announce(CacheEvent::Client(id.to_owned()));
+    }
+
+    /// Drops a cached client registration without announcing it (another instance did).
+    pub fn forget_cached_client(&self, id: &str) {
         self.clients
             .write()
             .unwrap_or_else(PoisonError::into_inner)
             .remove(id);
+    }
+
+    /// Drops every cached client registration (after events may have been missed).
+    pub fn forget_all_clients(&self) {
+        self.clients
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clear();
     }
 
     /// Verifies an access token we issued: signature (cached per token string), type `at+jwt`,

@@ -27,6 +27,7 @@ mod legacy_signdata;
 mod legacy_tk;
 mod login_page;
 mod logout;
+mod multi_instance;
 mod openapi_doc;
 mod pkce;
 mod redis_store;
