@@ -28,6 +28,7 @@ mod legacy_tk;
 mod login_page;
 mod logout;
 mod multi_instance;
+mod multi_instance_races;
 mod openapi_doc;
 mod pkce;
 mod redis_store;

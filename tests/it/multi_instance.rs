@@ -16,7 +16,7 @@ use crate::legacy_check_api::{check, env_with, link};
 
 const REDIS_ENV: &str = "GATEHOUSE_TEST_REDIS_URL";
 /// Both instances sign and verify as this issuer (loopback http is allowed; never contacted).
-const ISSUER: &str = "http://127.0.0.1:1";
+pub(crate) const ISSUER: &str = "http://127.0.0.1:1";
 /// A path the test role grants.
 const PATH: &str = "/api/user/get";
 /// How soon a change made through A must be seen by B.
@@ -37,7 +37,7 @@ fn redis_url() -> Option<String> {
 }
 
 /// The Redis URL when both PostgreSQL and Redis are available, and a fresh key prefix.
-fn backends() -> Option<(String, String)> {
+pub(crate) fn backends() -> Option<(String, String)> {
     let url = redis_url()?;
     if !postgres_available() {
         return None;
@@ -46,7 +46,7 @@ fn backends() -> Option<(String, String)> {
 }
 
 /// Removes the test's keys from the shared Redis.
-async fn drop_keys(url: &str, prefix: &str) {
+pub(crate) async fn drop_keys(url: &str, prefix: &str) {
     use deadpool_redis::redis;
     let Ok(pool) =
         deadpool_redis::Config::from_url(url).create_pool(Some(deadpool_redis::Runtime::Tokio1))
@@ -69,7 +69,7 @@ async fn drop_keys(url: &str, prefix: &str) {
 /// A second process with the first one's whole environment: database, keys dir, issuer, Redis
 /// URL and prefix. The backend passed to the harness only names the database it would create;
 /// the copied `GATEHOUSE_DATABASE_URL` overrides it, so SQLite avoids an unused PostgreSQL one.
-async fn second_instance(a: &TestServer) -> TestServer {
+pub(crate) async fn second_instance(a: &TestServer) -> TestServer {
     let mut opts = Opts::default();
     for (k, v) in a.env() {
         opts = opts.env(k, v);

@@ -58,9 +58,11 @@ pub async fn authorization_code(
     };
     grants::insert(&p.db, &grant, now).await?;
     if grant_revoked(p, &grant.id).await? {
-        // A replay of this code landed between the redemption and now.
+        // A replay of this code landed between the redemption and now; its revocation could not
+        // reach the grant row, which did not exist yet: record it now. This redemption still
+        // answers (exactly one redemption succeeds), but every token it carries is already
+        // refused (RFC 6749 §4.1.2: tokens issued from a replayed code are revoked).
         grants::revoke(&p.db, &grant.id, now).await?;
-        return Err(OAuthError::invalid_grant("the code was already used"));
     }
 
     let offline = scope::has(&record.scope, "offline_access");
