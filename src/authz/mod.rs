@@ -46,7 +46,14 @@ impl CompiledItem {
 
     /// Whether one of the item's API patterns covers the request.
     pub fn allows(&self, method: &str, path: &str) -> bool {
-        self.patterns.iter().any(|p| p.matches(method, path))
+        pattern::split_request_path(path).is_some_and(|segs| self.allows_segments(method, &segs))
+    }
+
+    /// [`CompiledItem::allows`] for a path already split by [`pattern::split_request_path`].
+    pub fn allows_segments(&self, method: &str, segs: &[&str]) -> bool {
+        self.patterns
+            .iter()
+            .any(|p| p.matches_segments(method, segs))
     }
 }
 

@@ -80,16 +80,19 @@ impl ApiPattern {
 
     /// Whether a request `method path` matches. `path` is the raw request path (no query).
     pub fn matches(&self, method: &str, path: &str) -> bool {
+        split_request_path(path).is_some_and(|segs| self.matches_segments(method, &segs))
+    }
+
+    /// [`ApiPattern::matches`] for a path already split by [`split_request_path`], so a caller
+    /// testing many patterns splits (and vets) the path once.
+    pub fn matches_segments(&self, method: &str, segs: &[&str]) -> bool {
         if let Some(methods) = &self.methods {
             let head_as_get = method == "HEAD" && methods.iter().any(|m| m == "GET");
             if !head_as_get && !methods.iter().any(|m| m == method) {
                 return false;
             }
         }
-        let Some(segs) = split_request_path(path) else {
-            return false;
-        };
-        match_segs(&self.segs, &segs)
+        match_segs(&self.segs, segs)
     }
 }
 
@@ -99,9 +102,11 @@ pub fn split_request_path(path: &str) -> Option<Vec<&str>> {
     if path.len() > 2048 || path.contains('\\') {
         return None;
     }
-    let lower = path.to_ascii_lowercase();
-    if lower.contains("%2f") || lower.contains("%2e") || lower.contains("%5c") {
-        return None;
+    if path.contains('%') {
+        let lower = path.to_ascii_lowercase();
+        if lower.contains("%2f") || lower.contains("%2e") || lower.contains("%5c") {
+            return None;
+        }
     }
     if rest.is_empty() {
         return Some(Vec::new());

@@ -72,7 +72,14 @@ impl Drop for Compiled {
 
 impl Compiled {
     fn allows(&self, method: &str, path: &str) -> bool {
-        self.everything || self.items.iter().any(|i| i.allows(method, path))
+        if self.everything {
+            return true;
+        }
+        // split (and vet) the path once, not once per pattern
+        let Some(segs) = crate::authz::pattern::split_request_path(path) else {
+            return false;
+        };
+        self.items.iter().any(|i| i.allows_segments(method, &segs))
     }
 
     /// One answer: the normalised path must be covered by a granted item. Remembered (within
