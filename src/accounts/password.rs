@@ -16,6 +16,22 @@ use tokio::sync::Semaphore;
 
 /// Longest password accepted; longer ones are refused before any hashing (R-03, L-07).
 pub const MAX_PASSWORD_BYTES: usize = 1024;
+/// Shortest password a person may choose, in characters.
+pub const MIN_PASSWORD_CHARS: usize = 8;
+
+/// Why a new password and its repetition (from a form) are not acceptable, as the message to
+/// show; `None` when they are.
+pub fn new_password_problem(new: &str, repeated: &str) -> Option<&'static str> {
+    if new.chars().count() < MIN_PASSWORD_CHARS {
+        Some("The new password must have at least 8 characters.")
+    } else if new.len() > MAX_PASSWORD_BYTES {
+        Some("The new password is too long.")
+    } else if new != repeated {
+        Some("The two passwords do not match.")
+    } else {
+        None
+    }
+}
 
 /// OWASP Password Storage Cheat Sheet: m = 19 MiB, t = 2, p = 1.
 const M_COST: u32 = 19 * 1024;

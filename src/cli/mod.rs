@@ -280,7 +280,9 @@ async fn add_user(config: &Config, args: UserAdd) -> anyhow::Result<()> {
             line.trim_end_matches(['\r', '\n']).to_owned()
         }
     };
-    if password.chars().count() < 8 || password.len() > accounts::password::MAX_PASSWORD_BYTES {
+    if password.chars().count() < accounts::password::MIN_PASSWORD_CHARS
+        || password.len() > accounts::password::MAX_PASSWORD_BYTES
+    {
         bail!("passwords must have 8 to 1024 bytes (at least 8 characters)");
     }
     let hash = accounts::password::hash_now(&password).map_err(|e| anyhow::anyhow!(e))?;

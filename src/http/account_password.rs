@@ -16,7 +16,7 @@ use super::authorize::active_user;
 use super::errors::{error_page, render};
 use super::login::ClientIp;
 use super::session;
-use crate::accounts::password::MAX_PASSWORD_BYTES;
+use crate::accounts::password::{self, MAX_PASSWORD_BYTES};
 use crate::clock;
 use crate::crypto::random_token;
 use crate::http::forms;
@@ -25,9 +25,6 @@ use crate::oauth::authorize::SessionUser;
 use crate::state::AppState;
 use crate::store::audit;
 use crate::store::credentials::{self, SignIn};
-
-/// Shortest new password, in characters (as for the other password forms).
-const MIN_PASSWORD_CHARS: usize = 8;
 
 /// Fields of the form.
 #[derive(Deserialize)]
@@ -118,17 +115,9 @@ async fn change(
         let msg = "The current password is incorrect.";
         return page(app, session, StatusCode::BAD_REQUEST, Some(msg)).await;
     }
-    let problem = if form.new_password.chars().count() < MIN_PASSWORD_CHARS {
-        Some("The new password must have at least 8 characters.")
-    } else if form.new_password.len() > MAX_PASSWORD_BYTES {
-        Some("The new password is too long.")
-    } else if form.new_password != form.new_password_confirm {
-        Some("The two passwords do not match.")
-    } else if form.new_password == form.current_password {
-        Some("The new password must differ from the old one.")
-    } else {
-        None
-    };
+    let problem = password::new_password_problem(&form.new_password, &form.new_password_confirm)
+        .or((form.new_password == form.current_password)
+            .then_some("The new password must differ from the old one."));
     if let Some(problem) = problem {
         return page(app, session, StatusCode::BAD_REQUEST, Some(problem)).await;
     }

@@ -4,6 +4,7 @@
 pub mod api_keys;
 pub mod app_tokens;
 pub mod audit;
+pub mod client_roles;
 pub mod clients;
 pub mod consents;
 pub mod credentials;
@@ -16,6 +17,7 @@ pub mod revocations;
 pub mod roles;
 pub mod sql;
 pub mod tenants;
+pub mod user_attrs;
 pub mod user_search;
 pub mod users;
 

@@ -17,6 +17,8 @@ use super::{Db, StoreError, StoreResult};
 pub use super::user_search::{
     ExactField, Filter, find_by_sys_attr, find_exact, find_many, list, search_text,
 };
+// The attrs / sys_attrs merge lives in `user_attrs`.
+pub use super::user_attrs::{AttrColumn, merge_attrs};
 
 /// A user as every non-authentication code path sees it (no password hash).
 #[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
@@ -451,70 +453,6 @@ pub async fn update_profile(
     .execute(db.pool())
     .await?;
     Ok(())
-}
-
-/// Which JSON attribute column to merge into.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AttrColumn {
-    /// `attrs`: the user may edit them.
-    Attrs,
-    /// `sys_attrs`: administrators only.
-    SysAttrs,
-}
-
-impl AttrColumn {
-    fn name(self) -> &'static str {
-        match self {
-            AttrColumn::Attrs => "attrs",
-            AttrColumn::SysAttrs => "sys_attrs",
-        }
-    }
-}
-
-/// How often a merge is retried when another writer changed the column in between.
-const MERGE_ATTEMPTS: usize = 8;
-
-/// Read-modify-write of a JSON attribute column with optimistic concurrency: `apply` edits the
-/// stored object, which is written back only if nobody changed it meanwhile (else retried).
-/// Returns the new object, or `None` when the user does not exist.
-pub async fn merge_attrs<E: From<StoreError>>(
-    db: &Db,
-    id: &str,
-    column: AttrColumn,
-    now: i64,
-    mut apply: impl FnMut(&mut Map<String, Value>) -> Result<(), E>,
-) -> Result<Option<Map<String, Value>>, E> {
-    let col = column.name();
-    let read = format!("SELECT {col} FROM users WHERE id = $1 AND deleted_at IS NULL");
-    let write = format!(
-        "UPDATE users SET {col} = $2, updated_at = $3 WHERE id = $1 AND {col} = $4 \
-         AND deleted_at IS NULL"
-    );
-    for _ in 0..MERGE_ATTEMPTS {
-        let row: Option<(String,)> = sqlx::query_as(&read)
-            .bind(id)
-            .fetch_optional(db.pool())
-            .await
-            .map_err(StoreError::from)?;
-        let Some((old,)) = row else {
-            return Ok(None);
-        };
-        let mut map = crate::directory::attrs::parse_object(&old);
-        apply(&mut map)?;
-        let new = serde_json::to_string(&map).map_err(StoreError::from)?;
-        let done = sqlx::query(&write)
-            .bind(id)
-            .bind(&new)
-            .bind(now)
-            .bind(&old)
-            .execute(db.pool())
-            .await
-            .map_err(StoreError::from)?;
-        if done.rows_affected() == 1 {
-            return Ok(Some(map));
-        }
-    }
-    Err(StoreError::Conflict("the attributes kept changing; retry".into()).into())
 }
 
 /// Sets the state (`active` / `inactive`).

@@ -11,7 +11,7 @@ use serde_json::json;
 use tower_sessions::Session;
 
 use super::{ClientIp, complete_sign_in};
-use crate::accounts::password::MAX_PASSWORD_BYTES;
+use crate::accounts::password;
 use crate::clock;
 use crate::crypto::sha256_b64;
 use crate::http::errors::{error_page, render};
@@ -24,9 +24,6 @@ use crate::store::credentials::{self, SignIn};
 
 /// How long after the old password was verified the new one may be set.
 const PASSWORD_CHANGE_WINDOW: i64 = 10 * 60;
-
-/// Shortest new password, in characters.
-const MIN_PASSWORD_CHARS: usize = 8;
 
 /// Fields of the new-password forms (forced change and reset link).
 #[derive(Deserialize)]
@@ -44,15 +41,7 @@ pub struct NewPasswordForm {
 
 /// Checks a new password and its repetition; the message to show when they are not acceptable.
 fn new_password_problem(form: &NewPasswordForm) -> Option<&'static str> {
-    if form.new_password.chars().count() < MIN_PASSWORD_CHARS {
-        Some("The new password must have at least 8 characters.")
-    } else if form.new_password.len() > MAX_PASSWORD_BYTES {
-        Some("The new password is too long.")
-    } else if form.new_password != form.new_password_confirm {
-        Some("The two passwords do not match.")
-    } else {
-        None
-    }
+    password::new_password_problem(&form.new_password, &form.new_password_confirm)
 }
 
 pub(super) async fn change_password_page(

@@ -80,7 +80,9 @@ pub(super) async fn create_user(
         .unwrap_or_else(|| ctx.actor.tenant_id().to_owned());
     ctx.require(&tenant_id, "tenant")?;
     validate::username(&b.username)?;
-    if b.password.chars().count() < 8 || b.password.len() > MAX_PASSWORD_BYTES {
+    if b.password.chars().count() < crate::accounts::password::MIN_PASSWORD_CHARS
+        || b.password.len() > MAX_PASSWORD_BYTES
+    {
         return Err(ApiError::invalid(
             "password",
             "at least 8 characters and at most 1024 bytes",

@@ -15,15 +15,16 @@ use serde_json::json;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::{Actor, Body, Ctx, Page, Paging, Query};
+use super::{Body, Ctx, Page, Paging, Query};
 use crate::authz::ADMIN_APP;
 use crate::crypto;
 use crate::directory::applications as rules;
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::state::AppState;
 use crate::store::clients::{self, AppFields, Application, TokenTtls};
-use crate::store::roles::{self, Role};
 use crate::store::tenants;
+
+mod service_roles;
 
 /// The routes of this resource.
 pub fn routes() -> OpenApiRouter<AppState> {
@@ -35,8 +36,11 @@ pub fn routes() -> OpenApiRouter<AppState> {
             delete_application
         ))
         .routes(routes!(rotate_secret))
-        .routes(routes!(list_roles))
-        .routes(routes!(assign_role, unassign_role))
+        .routes(routes!(service_roles::list_roles))
+        .routes(routes!(
+            service_roles::assign_role,
+            service_roles::unassign_role
+        ))
 }
 
 /// Filters of `GET /api/v1/applications`.
@@ -518,97 +522,7 @@ async fn rotate_secret(
     }))
 }
 
-/// Roles of the application's service account (what its `client_credentials` tokens may do).
-#[utoipa::path(get, path = "/api/v1/applications/{id}/roles", tag = "applications",
-    params(("id" = String, Path, description = "Application (client) id")),
-    responses((status = 200, body = Vec<Role>), (status = 404, body = Problem)))]
-async fn list_roles(
-    State(app): State<AppState>,
-    ctx: Ctx,
-    Path(id): Path<String>,
-) -> ApiResult<axum::Json<Vec<Role>>> {
-    visible_application(&app, &ctx, &id).await?;
-    Ok(axum::Json(clients::roles_of(&app.provider.db, &id).await?))
-}
-
-/// Give a role of the application's tenant to its service account (tenant administrators only).
-#[utoipa::path(put, path = "/api/v1/applications/{id}/roles/{role_id}", tag = "applications",
-    params(("id" = String, Path, description = "Application (client) id"), ("role_id" = String, Path, description = "Role id")),
-    responses((status = 204), (status = 403, body = Problem), (status = 404, body = Problem),
-        (status = 409, body = Problem)))]
-async fn assign_role(
-    State(app): State<AppState>,
-    ctx: Ctx,
-    Path((id, role_id)): Path<(String, String)>,
-) -> ApiResult<StatusCode> {
-    let (current, role) = service_role(&app, &ctx, &id, &role_id).await?;
-    if clients::assign_role(&app.provider.db, &id, &role_id, ctx.now).await? {
-        ctx.audit(
-            &app,
-            Some(&current.tenant_id),
-            "application",
-            &id,
-            "assign_role",
-            json!({ "role_id": role_id, "role_code": role.code }),
-        )
-        .await?;
-    }
-    Ok(StatusCode::NO_CONTENT)
-}
-
-/// Take a role from the application's service account (tenant administrators only).
-#[utoipa::path(delete, path = "/api/v1/applications/{id}/roles/{role_id}", tag = "applications",
-    params(("id" = String, Path, description = "Application (client) id"), ("role_id" = String, Path, description = "Role id")),
-    responses((status = 204), (status = 403, body = Problem), (status = 404, body = Problem),
-        (status = 409, body = Problem)))]
-async fn unassign_role(
-    State(app): State<AppState>,
-    ctx: Ctx,
-    Path((id, role_id)): Path<(String, String)>,
-) -> ApiResult<StatusCode> {
-    let (current, role) = service_role(&app, &ctx, &id, &role_id).await?;
-    if !clients::unassign_role(&app.provider.db, &id, &role_id).await? {
-        return Err(ApiError::NotFound("service-account role"));
-    }
-    ctx.audit(
-        &app,
-        Some(&current.tenant_id),
-        "application",
-        &id,
-        "unassign_role",
-        json!({ "role_id": role_id, "role_code": role.code }),
-    )
-    .await?;
-    Ok(StatusCode::NO_CONTENT)
-}
-
-/// The application and a role of its tenant, when the caller may change its service account.
-async fn service_role(
-    app: &AppState,
-    ctx: &Ctx,
-    id: &str,
-    role_id: &str,
-) -> ApiResult<(Application, Role)> {
-    let current = visible_application(app, ctx, id).await?;
-    refuse_builtin(&current)?;
-    let role = roles::find(&app.provider.db, role_id)
-        .await?
-        .filter(|r| r.tenant_id == current.tenant_id)
-        .ok_or(ApiError::NotFound("role"))?;
-    if matches!(&ctx.actor, Actor::Client { id: me, .. } if me == id) && !ctx.is_super() {
-        return Err(ApiError::forbidden(
-            "an application cannot change its own roles",
-        ));
-    }
-    if !ctx.administers(&current.tenant_id) {
-        return Err(ApiError::forbidden(
-            "only administrators of the tenant change the roles of a service account",
-        ));
-    }
-    Ok((current, role))
-}
-
-fn refuse_builtin(a: &Application) -> ApiResult<()> {
+pub(super) fn refuse_builtin(a: &Application) -> ApiResult<()> {
     if a.id == ADMIN_APP {
         return Err(ApiError::conflict(
             "builtin_application",
