@@ -15,9 +15,9 @@ use crate::ephemeral::{
     CacheEvent, CacheEvents, Ephemeral, Invalidation, MemoryEphemeral, RedisEphemeral,
     SessionBackend,
 };
-use crate::keys::KeySet;
+use crate::keys::{KeySet, KeyWatcher};
 use crate::oauth::Provider;
-use crate::oauth::provider::Lifetimes;
+use crate::oauth::provider::{self, Lifetimes};
 use crate::state::{AppState, Inner};
 use crate::store::tenants::DEFAULT_TENANT;
 use crate::store::{self, Db};
@@ -26,7 +26,8 @@ use crate::{clock, crypto, http};
 
 /// Connects and migrates the database named by the configuration.
 pub async fn open_database(config: &Config) -> anyhow::Result<Db> {
-    let db = Db::connect(&config.database_url).await?;
+    let timeout = Duration::from_millis(config.db_timeout_ms);
+    let db = Db::connect_with(&config.database_url, timeout).await?;
     db.migrate().await?;
     Ok(db)
 }
@@ -36,7 +37,9 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     crate::jwt::ring_provider::install();
     return_large_allocations_to_the_os();
     let db = open_database(&config).await?;
-    let keys = KeySet::load_or_generate(&config.keys_dir).context("while loading signing keys")?;
+    let retention = provider::key_retention(&db, &Lifetimes::from_config(&config)).await?;
+    let (key_watcher, keys) = KeyWatcher::open(&config.keys_dir, retention, clock::now())
+        .context("while loading signing keys")?;
     bootstrap_admin(&db, &config).await?;
     let listener = TcpListener::bind(config.listen)
         .await
@@ -64,6 +67,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         }
     }
     spawn_housekeeping(state.clone(), store.memory());
+    spawn_key_watch(state.clone(), key_watcher);
 
     let router = http::routes(state, sessions);
     println!("listening on http://{bound}");
@@ -113,6 +117,8 @@ pub fn build_state(
         discovery,
         checker: Default::default(),
         secure_cookies,
+        trusted_proxies: http::client_ip::TrustedProxies::parse(&config.trusted_proxies)?,
+        login_throttle: crate::accounts::throttle::LoginThrottle::new(config.login_policy()),
         config,
     };
     Ok((AppState(Arc::new(inner)), sessions))
@@ -211,7 +217,9 @@ fn spawn_cache_events(state: &AppState, events: CacheEvents) {
         Invalidation::Everything => {
             target.checker.stale();
             target.provider.forget_all_clients();
+            target.provider.events.set_subscribed(true);
         }
+        Invalidation::Lost => target.provider.events.set_subscribed(false),
     });
     state.checker.events.connect(tx.clone());
     state.provider.events.connect(tx);
@@ -254,6 +262,56 @@ fn spawn_redis_rewarm(state: AppState, redis: Arc<RedisEphemeral>) {
                     healthy = false;
                 }
                 _ => {}
+            }
+        }
+    });
+}
+
+/// How often the keys directory is rescanned: a rotation is seen within a second.
+const KEY_RESCAN: Duration = Duration::from_millis(500);
+/// How often the longest per-application ID token lifetime (key retention) is read again.
+const KEY_RETENTION_REFRESH: Duration = Duration::from_secs(60);
+
+/// Follows the keys directory shared by every instance: keys written by `gatehouse keys rotate`
+/// (on any host), keys whose signs-from time came, keys retired or deleted. The scan runs on
+/// the blocking pool: a slow shared volume must not stall request handling.
+fn spawn_key_watch(state: AppState, watcher: KeyWatcher) {
+    tokio::spawn(async move {
+        let mut watcher = Some(watcher);
+        let mut tick = tokio::time::interval(KEY_RESCAN);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut retention_read = tokio::time::Instant::now();
+        loop {
+            tick.tick().await;
+            let Some(mut w) = watcher.take() else { return };
+            if retention_read.elapsed() >= KEY_RETENTION_REFRESH {
+                retention_read = tokio::time::Instant::now();
+                match provider::key_retention(&state.provider.db, &state.provider.lifetimes).await {
+                    Ok(r) if r != w.retention() => {
+                        tracing::info!(seconds = r, "signing key retention changed");
+                        w.set_retention(r);
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "key retention not refreshed"),
+                }
+            }
+            let now = clock::now();
+            let polled = tokio::task::spawn_blocking(move || {
+                let set = w.poll(now);
+                (w, set)
+            })
+            .await;
+            match polled {
+                Ok((w, set)) => {
+                    if let Some(set) = set {
+                        state.provider.install_keys(set);
+                    }
+                    watcher = Some(w);
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "key watcher failed; keys are no longer followed");
+                    return;
+                }
             }
         }
     });

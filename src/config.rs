@@ -22,6 +22,9 @@ pub struct Config {
     pub database_url: String,
     /// `GATEHOUSE_KEYS_DIR`: signing keys and the client-secret hashing key.
     pub keys_dir: PathBuf,
+    /// `GATEHOUSE_KEY_PUBLISH_LEAD`: seconds between `gatehouse keys rotate` publishing a new
+    /// signing key in the JWKS and the key signing (longer than the JWKS `max-age`, 300 s).
+    pub key_publish_lead: i64,
     /// `GATEHOUSE_ACCESS_TOKEN_TTL`: seconds.
     pub access_token_ttl: i64,
     /// `GATEHOUSE_REFRESH_TOKEN_TTL`: seconds, absolute lifetime of a refresh-token family.
@@ -53,6 +56,22 @@ pub struct Config {
     /// `GATEHOUSE_REDIS_TIMEOUT_MS`: bound of each Redis call, waiting for a connection included;
     /// beyond it the request fails with 503.
     pub redis_timeout_ms: u64,
+    /// `GATEHOUSE_DB_TIMEOUT_MS`: bound of each database call, waiting for a pool connection
+    /// included; beyond it the request fails with 503.
+    pub db_timeout_ms: u64,
+    /// `GATEHOUSE_TRUSTED_PROXIES`: comma-separated addresses or CIDR blocks of the reverse
+    /// proxies whose `X-Forwarded-For` is believed. Empty (the default): the header is ignored
+    /// and the TCP peer is the client.
+    pub trusted_proxies: String,
+    /// `GATEHOUSE_LOGIN_WINDOW`: seconds of a login-throttling window (L-04); a lock ends with it.
+    pub login_window: i64,
+    /// `GATEHOUSE_LOGIN_LIMIT_PER_SOURCE`: password checks per account and client address per window.
+    pub login_limit_per_source: u64,
+    /// `GATEHOUSE_LOGIN_LIMIT_PER_ACCOUNT`: password checks per account from all addresses per window.
+    pub login_limit_per_account: u64,
+    /// `GATEHOUSE_LOGIN_LIMIT_PER_ADDRESS`: failed password checks per client address, over all
+    /// accounts, per window.
+    pub login_limit_per_address: u64,
 }
 
 impl Default for Config {
@@ -62,6 +81,7 @@ impl Default for Config {
             issuer: None,
             database_url: "sqlite://data/gatehouse.db".into(),
             keys_dir: PathBuf::from("keys"),
+            key_publish_lead: crate::keys::schedule::DEFAULT_PUBLISH_LEAD,
             access_token_ttl: 900,
             refresh_token_ttl: 30 * 24 * 3600,
             id_token_ttl: 3600,
@@ -74,6 +94,12 @@ impl Default for Config {
             redis_url: None,
             redis_prefix: "gatehouse:".into(),
             redis_timeout_ms: 2000,
+            db_timeout_ms: 2000,
+            trusted_proxies: String::new(),
+            login_window: 900,
+            login_limit_per_source: 10,
+            login_limit_per_account: 25,
+            login_limit_per_address: 200,
         }
     }
 }
@@ -111,6 +137,7 @@ impl Config {
             ("id_token_ttl", self.id_token_ttl),
             ("session_ttl", self.session_ttl),
             ("app_token_ttl", self.app_token_ttl),
+            ("login_window", self.login_window),
         ] {
             if value <= 0 {
                 bail!("{name} must be a positive number of seconds");
@@ -121,8 +148,25 @@ impl Config {
                 "code_ttl must be between 1 and 60 seconds (RFC 9700 recommends short-lived codes)"
             );
         }
+        if !(0..=30 * 24 * 3600).contains(&self.key_publish_lead) {
+            bail!("key_publish_lead must be between 0 and 2592000 seconds");
+        }
+        for (name, value) in [
+            ("login_limit_per_source", self.login_limit_per_source),
+            ("login_limit_per_account", self.login_limit_per_account),
+            ("login_limit_per_address", self.login_limit_per_address),
+        ] {
+            if value == 0 {
+                bail!("{name} must be at least 1");
+            }
+        }
+        crate::http::client_ip::TrustedProxies::parse(&self.trusted_proxies)
+            .context("trusted_proxies")?;
         if !(1..=60_000).contains(&self.redis_timeout_ms) {
             bail!("redis_timeout_ms must be between 1 and 60000 milliseconds");
+        }
+        if !(1..=60_000).contains(&self.db_timeout_ms) {
+            bail!("db_timeout_ms must be between 1 and 60000 milliseconds");
         }
         if let Some(url) = self.redis_url.as_deref().filter(|u| !u.trim().is_empty())
             && !(url.starts_with("redis://") || url.starts_with("redis+unix://"))
@@ -131,6 +175,16 @@ impl Config {
             bail!("redis_url must start with redis:// or redis+unix://");
         }
         Ok(())
+    }
+
+    /// The login-throttling limits.
+    pub fn login_policy(&self) -> crate::accounts::throttle::Policy {
+        crate::accounts::throttle::Policy {
+            window: self.login_window,
+            per_source: self.login_limit_per_source,
+            per_account: self.login_limit_per_account,
+            per_address: self.login_limit_per_address,
+        }
     }
 
     /// The issuer: the configured one, else `http://<bound address>`.

@@ -24,6 +24,10 @@ pub struct Inner {
     pub checker: crate::dialects::Checker,
     /// Cookies get `Secure` (and the `__Host-` prefix) when the issuer is https.
     pub secure_cookies: bool,
+    /// Whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: crate::http::client_ip::TrustedProxies,
+    /// Bounds password guessing on every login path (L-04, L-05).
+    pub login_throttle: crate::accounts::throttle::LoginThrottle,
 }
 
 impl std::ops::Deref for AppState {

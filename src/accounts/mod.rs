@@ -1,4 +1,5 @@
-//! Account credentials: password hashing and verification.
+//! Account credentials: password hashing and verification, login throttling.
 
 pub mod api_keys;
 pub mod password;
+pub mod throttle;

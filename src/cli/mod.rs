@@ -1,6 +1,8 @@
-//! Command line: `serve` (default), `client add`, `user add`, `keys init`, `api-key create`.
+//! Command line: `serve` (default), `client add`, `user add`, `keys init|rotate|list`,
+//! `api-key create`.
 
 mod api_keys;
+mod signing_keys;
 mod users_io;
 
 use std::io::BufRead;
@@ -131,15 +133,7 @@ pub struct UserAdd {
     pub json: bool,
 }
 
-/// `gatehouse keys …`
-#[derive(Debug, Subcommand)]
-pub enum KeysCommand {
-    /// Generate any missing key in the keys directory.
-    Init {
-        #[arg(long)]
-        json: bool,
-    },
-}
+pub use signing_keys::KeysCommand;
 
 /// Runs the parsed command line.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -152,7 +146,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve => app::serve(config).await,
         Command::Client(ClientCommand::Add(args)) => add_client(&config, args).await,
         Command::User(UserCommand::Add(args)) => add_user(&config, args).await,
-        Command::Keys(KeysCommand::Init { json }) => init_keys(&config, json),
+        Command::Keys(cmd) => signing_keys::run(&config, cmd).await,
         Command::ApiKey(ApiKeyCommand::Create(args)) => api_keys::create(&config, args).await,
         Command::Import(cmd) => users_io::import(&config, cmd).await,
         Command::Export(cmd) => users_io::export(&config, cmd).await,
@@ -310,19 +304,6 @@ async fn add_user(config: &Config, args: UserAdd) -> anyhow::Result<()> {
         println!("{out}");
     } else {
         println!("created user {} ({})", user.username, user.id);
-    }
-    Ok(())
-}
-
-fn init_keys(config: &Config, json: bool) -> anyhow::Result<()> {
-    crate::jwt::ring_provider::install();
-    let keys = keys::KeySet::load_or_generate(&config.keys_dir)?;
-    if json {
-        println!("{}", json!({ "keys": keys.describe() }));
-    } else {
-        for k in keys.describe() {
-            println!("{}  {}", k.alg, k.kid);
-        }
     }
     Ok(())
 }

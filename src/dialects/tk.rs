@@ -141,8 +141,8 @@ pub async fn mint(
         exp: now + TK_TTL,
         jti: random_token(),
     };
-    let tk =
-        jwt::sign(&provider.keys, TK_ALG, TK_TYP, &claims).map_err(OAuthError::server_error)?;
+    let tk = jwt::sign(&provider.keys.current(), TK_ALG, TK_TYP, &claims)
+        .map_err(OAuthError::server_error)?;
     let record = CodeRecord {
         // the grant the token of the first redemption will live in: a replay revokes it
         grant_id: uuid::Uuid::now_v7().to_string(),
@@ -207,7 +207,7 @@ pub async fn exchange(
         audience: None,
         allow_expired: false,
     };
-    let claims: TkClaims = match jwt::verify(&provider.keys, tk, &expect) {
+    let claims: TkClaims = match jwt::verify(&provider.keys.current(), tk, &expect) {
         Ok(c) => c,
         Err(JwtError::Malformed) => return Ok(Exchange::Malformed),
         Err(_) => return Ok(Exchange::Refused("invalid tk")),

@@ -63,6 +63,9 @@ pub enum Invalidation {
     Event(CacheEvent),
     /// The subscription was (re)established: events may have been missed, drop everything.
     Everything,
+    /// The subscription was lost; until [`Invalidation::Everything`] only the periodic refresh
+    /// bounds staleness.
+    Lost,
 }
 
 /// Announces local changes to the other instances; silent until [`Broadcaster::connect`] is
@@ -70,12 +73,26 @@ pub enum Invalidation {
 #[derive(Debug, Default)]
 pub struct Broadcaster {
     tx: OnceLock<mpsc::Sender<CacheEvent>>,
+    /// Whether this process currently hears the other instances (for `/readyz`).
+    subscribed: std::sync::atomic::AtomicBool,
 }
 
 impl Broadcaster {
     /// Sends future announcements to the publisher task.
     pub fn connect(&self, tx: mpsc::Sender<CacheEvent>) {
         let _ = self.tx.set(tx);
+    }
+
+    /// Records whether the subscription is up.
+    pub fn set_subscribed(&self, up: bool) {
+        self.subscribed
+            .store(up, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// `None` without Redis; else whether changes made by other instances are being heard.
+    pub fn subscribed(&self) -> Option<bool> {
+        self.tx.get()?;
+        Some(self.subscribed.load(std::sync::atomic::Ordering::Relaxed))
     }
 
     /// Queues `event` for publishing; never blocks nor fails (the caller's write stands).
@@ -202,6 +219,7 @@ impl Link {
         let mut healthy = true;
         loop {
             let e = self.listen(&apply, &mut backoff, &mut healthy).await;
+            apply(Invalidation::Lost);
             if healthy {
                 tracing::warn!(error = %e, "cache events subscription lost; reconnecting");
                 healthy = false;

@@ -5,11 +5,15 @@ use std::sync::{Mutex, PoisonError, RwLock};
 
 use async_trait::async_trait;
 
-use super::{CodeRecord, CodeTake, Ephemeral, EphemeralResult, RevocationKind};
+use super::{CodeRecord, CodeTake, Count, Ephemeral, EphemeralResult, RevocationKind};
 use crate::clock;
 
 /// How long a consumed code is remembered, so a late replay still revokes its grant.
 const CODE_TOMBSTONE_SECS: i64 = 600;
+
+/// Bound of live counters (login throttling keys an attacker can multiply). Beyond it a new
+/// counter reads as exhausted: refusing logins beats running out of memory.
+const MAX_COUNTERS: usize = 1_000_000;
 
 struct CodeEntry {
     record: CodeRecord,
@@ -25,6 +29,8 @@ pub struct MemoryEphemeral {
     grants: RwLock<HashMap<String, i64>>,
     sids: RwLock<HashMap<String, i64>>,
     jtis: RwLock<HashMap<String, i64>>,
+    /// Counter name → (value, expires at).
+    counters: Mutex<HashMap<String, (u64, i64)>>,
 }
 
 impl MemoryEphemeral {
@@ -45,6 +51,7 @@ impl MemoryEphemeral {
     pub fn purge(&self, now: i64) {
         lock(&self.sessions).retain(|_, (_, exp)| *exp > now);
         lock(&self.codes).retain(|_, e| e.keep_until > now);
+        lock(&self.counters).retain(|_, (_, exp)| *exp > now);
         for kind in [
             RevocationKind::Grant,
             RevocationKind::Session,
@@ -136,6 +143,55 @@ impl Ephemeral for MemoryEphemeral {
             .iter()
             .any(|(kind, value)| read(self.revocations(*kind)).contains_key(*value)))
     }
+
+    async fn counters_hit(&self, keys: &[&str], window_secs: i64) -> EphemeralResult<Vec<Count>> {
+        let now = clock::now();
+        let mut counters = lock(&self.counters);
+        if counters.len() >= MAX_COUNTERS {
+            counters.retain(|_, (_, exp)| *exp > now);
+        }
+        let mut out = Vec::with_capacity(keys.len());
+        for key in keys {
+            let live = counters.get(*key).is_some_and(|(_, exp)| *exp > now);
+            if !live && counters.len() >= MAX_COUNTERS {
+                out.push(Count {
+                    value: u64::MAX,
+                    ttl: window_secs,
+                });
+                continue;
+            }
+            let entry = counters
+                .entry((*key).to_owned())
+                .or_insert((0, now + window_secs));
+            if !live {
+                *entry = (0, now + window_secs);
+            }
+            entry.0 = entry.0.saturating_add(1);
+            out.push(Count {
+                value: entry.0,
+                ttl: entry.1 - now,
+            });
+        }
+        Ok(out)
+    }
+
+    async fn counters_release(&self, keys: &[&str]) -> EphemeralResult<()> {
+        let mut counters = lock(&self.counters);
+        for key in keys {
+            if let Some(entry) = counters.get_mut(*key) {
+                entry.0 = entry.0.saturating_sub(1);
+            }
+        }
+        Ok(())
+    }
+
+    async fn counters_clear(&self, keys: &[&str]) -> EphemeralResult<()> {
+        let mut counters = lock(&self.counters);
+        for key in keys {
+            counters.remove(*key);
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -169,6 +225,26 @@ mod tests {
             store.code_take("other").await,
             Ok(CodeTake::Unknown)
         ));
+    }
+
+    #[tokio::test]
+    async fn counters_count_within_their_window_then_restart() {
+        /// Hits a and b; their values.
+        async fn hit(store: &MemoryEphemeral) -> Vec<u64> {
+            let counts = store.counters_hit(&["a", "b"], 60).await;
+            counts.unwrap_or_default().iter().map(|c| c.value).collect()
+        }
+        let store = MemoryEphemeral::new();
+        assert_eq!(hit(&store).await, [1, 1]);
+        assert_eq!(hit(&store).await, [2, 2]);
+        store.counters_release(&["a", "a", "a"]).await.ok();
+        assert_eq!(hit(&store).await, [1, 3], "never below zero");
+        store.counters_clear(&["b"]).await.ok();
+        assert_eq!(hit(&store).await, [2, 1]);
+        let ttls = store.counters_hit(&["a"], 60).await.unwrap_or_default();
+        assert!((59..=60).contains(&ttls[0].ttl), "{ttls:?}");
+        store.purge(clock::now() + 61);
+        assert_eq!(hit(&store).await, [1, 1], "a new window after expiry");
     }
 
     #[tokio::test]

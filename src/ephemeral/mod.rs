@@ -1,4 +1,5 @@
-//! Short-lived shared state: browser sessions, authorization codes and live revocations.
+//! Short-lived shared state: browser sessions, authorization codes, live revocations and the
+//! counters of login throttling.
 //! One trait, so a Redis implementation can replace the in-process one without touching handlers.
 
 mod events;
@@ -80,7 +81,15 @@ impl RevocationKind {
     }
 }
 
-/// Sessions, codes and revocations. Every operation is atomic on its own.
+/// A counter's value after [`Ephemeral::counters_hit`], and how long its window still runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Count {
+    pub value: u64,
+    /// Seconds until the counter disappears (its window ends).
+    pub ttl: i64,
+}
+
+/// Sessions, codes, revocations and counters. Every operation is atomic on its own.
 #[async_trait]
 pub trait Ephemeral: Send + Sync + 'static {
     /// Loads a session body.
@@ -103,4 +112,11 @@ pub trait Ephemeral: Send + Sync + 'static {
     async fn revoke(&self, kind: RevocationKind, value: &str, until: i64) -> EphemeralResult<()>;
     /// Whether any of the given ids is revoked.
     async fn is_revoked(&self, checks: &[(RevocationKind, &str)]) -> EphemeralResult<bool>;
+    /// Adds one to each counter, creating a missing one with `window_secs` to live (a fixed
+    /// window: later hits do not extend it), and returns the new values, all in one atomic step.
+    async fn counters_hit(&self, keys: &[&str], window_secs: i64) -> EphemeralResult<Vec<Count>>;
+    /// Takes one back from each counter still alive, never going below zero.
+    async fn counters_release(&self, keys: &[&str]) -> EphemeralResult<()>;
+    /// Forgets the counters.
+    async fn counters_clear(&self, keys: &[&str]) -> EphemeralResult<()>;
 }

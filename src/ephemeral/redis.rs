@@ -6,21 +6,34 @@
 //!   `rec` inside a Lua script, so exactly one caller sees it; `grant` stays as the tombstone that
 //!   turns a replay into [`CodeTake::Replayed`] until `expires_at` + 10 minutes.
 //! - `rev:<grant|sid|jti>:<value>`: a revocation, expiring at its `until`.
+//! - `cnt:<name>`: a login-throttling counter, expiring at the end of its fixed window.
 //! - `meta:revocations-loaded`: set once the durable revocations were copied in. Redis without
 //!   persistence comes back empty after a restart; without this marker revoked tokens would then
 //!   pass, so `is_revoked` fails closed until the revocations are loaded again.
 //!
 //! Every call (pool wait, connect, command) runs under one timeout; a Redis error or timeout is
 //! an [`EphemeralError`], which callers answer with 503.
+//!
+//! Connections: deadpool checks a connection with a round trip (UNWATCH + PING) every time it
+//! is handed out, which cost a third of the round trips of a signed-in authorization. Redis
+//! connections are multiplexed (any number of concurrent commands share one socket), so a few
+//! of them are taken out of the pool once and shared by every request ([`LANES`], chosen round
+//! robin); a lane whose command fails or times out is dropped and refilled from the pool, which
+//! connects (with its timeout) when Redis is back.
 
 use std::future::Future;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use deadpool_redis::redis::aio::MultiplexedConnection;
 use deadpool_redis::redis::{self, AsyncConnectionConfig, Cmd, FromRedisValue, Pipeline};
-use deadpool_redis::{Manager, Pool, Runtime, Timeouts};
+use deadpool_redis::{Connection, Manager, Pool, Runtime, Timeouts};
 
-use super::{CodeRecord, CodeTake, Ephemeral, EphemeralError, EphemeralResult, RevocationKind};
+use super::{
+    CodeRecord, CodeTake, Count, Ephemeral, EphemeralError, EphemeralResult, RevocationKind,
+};
 use crate::clock;
 use crate::crypto::random_token;
 
@@ -51,6 +64,32 @@ redis.call('SET', KEYS[1], '1', 'EX', ARGV[1])
 return 1
 ";
 
+/// Hits counters: `{value1, ttl1, value2, ttl2, …}`. The expiry is set when a counter is
+/// created (a fixed window), and repaired should a counter ever be found without one.
+const HIT_SCRIPT: &str = r"
+local out = {}
+for _, key in ipairs(KEYS) do
+  local n = redis.call('INCR', key)
+  local ttl = redis.call('TTL', key)
+  if n == 1 or ttl < 0 then
+    redis.call('EXPIRE', key, ARGV[1])
+    ttl = tonumber(ARGV[1])
+  end
+  out[#out + 1] = n
+  out[#out + 1] = ttl
+end
+return out
+";
+
+/// Takes one back from counters that still exist and are above zero.
+const RELEASE_SCRIPT: &str = r"
+for _, key in ipairs(KEYS) do
+  local n = tonumber(redis.call('GET', key) or '0')
+  if n > 0 then redis.call('DECR', key) end
+end
+return 0
+";
+
 /// Sets the loaded marker only if no other warm-up started since, and Redis was not emptied
 /// in between (the warming nonce would be gone).
 const FINISH_WARM_SCRIPT: &str = r"
@@ -60,10 +99,21 @@ redis.call('SET', KEYS[2], '1')
 return 1
 ";
 
+/// Shared multiplexed connections (see the module documentation).
+const LANES: usize = 4;
+
+/// The shared connections; `None` until first used or after a failure.
+#[derive(Default)]
+struct Lanes {
+    slots: [Mutex<Option<MultiplexedConnection>>; LANES],
+    next: AtomicUsize,
+}
+
 /// Sessions, codes and revocations in Redis through a deadpool connection pool.
 #[derive(Clone)]
 pub struct RedisEphemeral {
     pool: Pool,
+    lanes: Arc<Lanes>,
     prefix: String,
     timeout: Duration,
 }
@@ -98,6 +148,7 @@ impl RedisEphemeral {
             .map_err(|e| anyhow::anyhow!("cannot build the Redis pool: {e}"))?;
         Ok(Self {
             pool,
+            lanes: Arc::default(),
             prefix: prefix.to_owned(),
             timeout,
         })
@@ -115,31 +166,50 @@ impl RedisEphemeral {
         format!("{}rev:{}:{value}", self.prefix, kind.as_str())
     }
 
-    /// Runs `op` under the call timeout, mapping failures to [`EphemeralError`].
-    async fn timed<T>(&self, op: impl Future<Output = Result<T, String>>) -> EphemeralResult<T> {
-        match tokio::time::timeout(self.timeout, op).await {
-            Ok(Ok(v)) => Ok(v),
-            Ok(Err(e)) => Err(EphemeralError(format!("redis: {e}"))),
-            Err(_) => Err(EphemeralError(format!(
-                "redis: no answer within {} ms",
-                self.timeout.as_millis()
-            ))),
+    /// The connection of `lane`, from the pool when the lane is empty.
+    async fn lane(&self, lane: usize) -> Result<MultiplexedConnection, String> {
+        let slot = &self.lanes.slots[lane];
+        if let Some(conn) = slot.lock().unwrap_or_else(PoisonError::into_inner).clone() {
+            return Ok(conn);
         }
+        let conn = Connection::take(self.pool.get().await.map_err(|e| e.to_string())?);
+        *slot.lock().unwrap_or_else(PoisonError::into_inner) = Some(conn.clone());
+        Ok(conn)
+    }
+
+    /// Runs `op` on a shared connection under the call timeout, mapping failures to
+    /// [`EphemeralError`]; a failed or silent connection leaves its lane.
+    async fn run<T, F, Fut>(&self, op: F) -> EphemeralResult<T>
+    where
+        F: FnOnce(MultiplexedConnection) -> Fut,
+        Fut: Future<Output = Result<T, String>>,
+    {
+        let lane = self.lanes.next.fetch_add(1, Ordering::Relaxed) % LANES;
+        let result =
+            tokio::time::timeout(self.timeout, async { op(self.lane(lane).await?).await }).await;
+        let error = match result {
+            Ok(Ok(v)) => return Ok(v),
+            Ok(Err(e)) => format!("redis: {e}"),
+            Err(_) => format!("redis: no answer within {} ms", self.timeout.as_millis()),
+        };
+        self.lanes.slots[lane]
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        Err(EphemeralError(error))
     }
 
     async fn query<T: FromRedisValue>(&self, cmd: &Cmd) -> EphemeralResult<T> {
-        self.timed(async {
-            let mut conn = self.pool.get().await.map_err(|e| e.to_string())?;
-            cmd.query_async(&mut conn).await.map_err(|e| e.to_string())
-        })
+        self.run(
+            |mut conn| async move { cmd.query_async(&mut conn).await.map_err(|e| e.to_string()) },
+        )
         .await
     }
 
     async fn query_pipe<T: FromRedisValue>(&self, pipe: &Pipeline) -> EphemeralResult<T> {
-        self.timed(async {
-            let mut conn = self.pool.get().await.map_err(|e| e.to_string())?;
-            pipe.query_async(&mut conn).await.map_err(|e| e.to_string())
-        })
+        self.run(
+            |mut conn| async move { pipe.query_async(&mut conn).await.map_err(|e| e.to_string()) },
+        )
         .await
     }
 
@@ -291,6 +361,40 @@ impl Ephemeral for RedisEphemeral {
             ));
         }
         Ok(counts.get(1).copied().unwrap_or(0) > 0)
+    }
+
+    async fn counters_hit(&self, keys: &[&str], window_secs: i64) -> EphemeralResult<Vec<Count>> {
+        let keys: Vec<String> = keys.iter().map(|k| self.key("cnt", k)).collect();
+        let refs: Vec<&str> = keys.iter().map(String::as_str).collect();
+        let mut cmd = Self::eval(HIT_SCRIPT, &refs);
+        cmd.arg(window_secs.max(1));
+        let flat: Vec<i64> = self.query(&cmd).await?;
+        if flat.len() != 2 * keys.len() {
+            return Err(EphemeralError("redis: unexpected counter reply".into()));
+        }
+        Ok(flat
+            .chunks(2)
+            .map(|pair| Count {
+                value: u64::try_from(pair[0]).unwrap_or(0),
+                ttl: pair[1],
+            })
+            .collect())
+    }
+
+    async fn counters_release(&self, keys: &[&str]) -> EphemeralResult<()> {
+        let keys: Vec<String> = keys.iter().map(|k| self.key("cnt", k)).collect();
+        let refs: Vec<&str> = keys.iter().map(String::as_str).collect();
+        self.query::<i64>(&Self::eval(RELEASE_SCRIPT, &refs))
+            .await
+            .map(|_| ())
+    }
+
+    async fn counters_clear(&self, keys: &[&str]) -> EphemeralResult<()> {
+        let mut cmd = redis::cmd("DEL");
+        for k in keys {
+            cmd.arg(self.key("cnt", k));
+        }
+        self.query::<i64>(&cmd).await.map(|_| ())
     }
 }
 

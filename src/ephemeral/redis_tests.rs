@@ -181,6 +181,48 @@ async fn code_take_is_fresh_exactly_once_under_concurrency() {
     t.cleanup().await;
 }
 
+/// L-04: counters shared by two instances count every hit exactly once, keep a fixed window,
+/// release never goes below zero, clear forgets.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn counters_are_atomic_across_instances_and_keep_their_window() {
+    let Some(t) = TestStore::new().await else {
+        return;
+    };
+    let a = Arc::new(t.store.clone());
+    let b = Arc::new(t.other_instance());
+    let mut tasks = Vec::new();
+    for i in 0..64 {
+        let store = if i % 2 == 0 { a.clone() } else { b.clone() };
+        tasks.push(tokio::spawn(async move {
+            store.counters_hit(&["x", "y"], 30).await
+        }));
+    }
+    let mut seen = Vec::new();
+    for task in tasks {
+        let counts = task.await.expect("join").expect("hit");
+        assert_eq!(counts.len(), 2);
+        assert!((1..=30).contains(&counts[0].ttl), "{counts:?}");
+        seen.push(counts[0].value);
+    }
+    seen.sort_unstable();
+    assert_eq!(
+        seen,
+        (1..=64).collect::<Vec<u64>>(),
+        "each hit got its own value"
+    );
+    assert!(t.ttl(&format!("{}cnt:x", t.store.prefix)).await <= 30);
+    b.counters_release(&["x", "nobody"]).await.expect("release");
+    assert_eq!(a.counters_hit(&["x"], 30).await.expect("hit")[0].value, 64);
+    assert!(
+        t.ttl(&format!("{}cnt:nobody", t.store.prefix)).await < 0,
+        "releasing a missing counter creates nothing"
+    );
+    a.counters_clear(&["x", "y"]).await.expect("clear");
+    b.counters_release(&["x"]).await.expect("release");
+    assert_eq!(b.counters_hit(&["x"], 30).await.expect("hit")[0].value, 1);
+    t.cleanup().await;
+}
+
 #[tokio::test]
 async fn code_replay_is_detected_and_the_tombstone_outlives_the_code() {
     let Some(t) = TestStore::new().await else {

@@ -14,7 +14,7 @@ use tower_sessions::Session;
 
 use super::authorize::active_user;
 use super::errors::{error_page, render};
-use super::login::ClientIp;
+use super::login::{self, ClientIp};
 use super::session;
 use crate::accounts::password::{self, MAX_PASSWORD_BYTES};
 use crate::clock;
@@ -98,6 +98,18 @@ async fn change(
     else {
         return Ok(Redirect::to("/login").into_response());
     };
+    // Guessing the current password here shares the login page's budget (L-05).
+    let tenant = Some(account.tenant_id.as_str());
+    let throttled =
+        login::check::throttle(app, tenant, "", &account.username, ip.as_deref()).await?;
+    let attempt = match throttled {
+        Ok(attempt) => attempt,
+        Err(retry_after) => {
+            let msg = "Too many attempts. Wait a few minutes, then try again.";
+            let res = page(app, session, StatusCode::TOO_MANY_REQUESTS, Some(msg)).await?;
+            return Ok(login::with_retry_after(res, retry_after));
+        }
+    };
     // Oversized input is never hashed: it is checked as an empty password.
     let presented = if form.current_password.len() <= MAX_PASSWORD_BYTES {
         form.current_password.clone()
@@ -115,6 +127,7 @@ async fn change(
         let msg = "The current password is incorrect.";
         return page(app, session, StatusCode::BAD_REQUEST, Some(msg)).await;
     }
+    login::check::throttle_passed(app, attempt).await?;
     let problem = password::new_password_problem(&form.new_password, &form.new_password_confirm)
         .or((form.new_password == form.current_password)
             .then_some("The new password must differ from the old one."));

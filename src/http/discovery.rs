@@ -1,5 +1,5 @@
 //! `/.well-known/openid-configuration`, `/.well-known/oauth-authorization-server` and `/jwks`:
-//! documents rendered once at start and served from memory.
+//! documents rendered once (the JWKS once per key set) and served from memory.
 
 use axum::extract::State;
 use axum::http::{HeaderValue, header};
@@ -43,7 +43,7 @@ pub fn document(issuer: &str) -> Value {
     })
 }
 
-fn json_bytes(body: Vec<u8>) -> Response {
+fn json_bytes(body: Vec<u8>, cache_control: &'static str) -> Response {
     let mut res = body.into_response();
     let h = res.headers_mut();
     h.insert(
@@ -52,7 +52,7 @@ fn json_bytes(body: Vec<u8>) -> Response {
     );
     h.insert(
         header::CACHE_CONTROL,
-        HeaderValue::from_static("public, max-age=300"),
+        HeaderValue::from_static(cache_control),
     );
     h.insert(
         header::ACCESS_CONTROL_ALLOW_ORIGIN,
@@ -63,10 +63,14 @@ fn json_bytes(body: Vec<u8>) -> Response {
 
 /// The discovery document.
 pub async fn configuration(State(app): State<AppState>) -> Response {
-    json_bytes(app.discovery.clone())
+    json_bytes(app.discovery.clone(), "public, max-age=300")
 }
 
-/// The public signing keys.
+/// The public signing keys: next, active and retiring ones. Its `max-age` is shorter than the
+/// default publish lead of a rotation, so caches learn a new key before it signs.
 pub async fn jwks(State(app): State<AppState>) -> Response {
-    json_bytes(app.provider.keys.jwks_json().to_vec())
+    json_bytes(
+        app.provider.keys.current().jwks_json().to_vec(),
+        crate::keys::schedule::JWKS_CACHE_CONTROL,
+    )
 }

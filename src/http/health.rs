@@ -1,5 +1,6 @@
 //! Liveness (`/healthz`: the process answers) and readiness (`/readyz`: the database answers, and
-//! Redis too when configured).
+//! Redis too when configured; with Redis it also says whether the cache-invalidation
+//! subscription is up, `events: subscribed | reconnecting`).
 
 use axum::Json;
 use axum::extract::State;
@@ -56,6 +57,11 @@ pub async fn readyz(State(app): State<AppState>) -> Response {
             body.insert("redis_error".into(), json!(e.0));
             ready = false;
         }
+    }
+    // Not hearing the other instances leaves caches up to 5 s stale: reported, still ready.
+    if let Some(up) = app.provider.events.subscribed() {
+        let events = if up { "subscribed" } else { "reconnecting" };
+        body.insert("events".into(), json!(events));
     }
     let status = if ready { "ready" } else { "unavailable" };
     body.insert("status".into(), json!(status));

@@ -91,7 +91,7 @@ async fn check(app: &AppState, params: &Params) -> Result<Checked, OAuthError> {
                 audience: None,
                 allow_expired: true,
             };
-            let claims: IdClaims = jwt::verify(&p.keys, token, &expect)
+            let claims: IdClaims = jwt::verify(&p.keys.current(), token, &expect)
                 .map_err(|_| OAuthError::invalid_request("id_token_hint is invalid"))?;
             Some(claims)
         }

@@ -4,6 +4,7 @@
 mod account_password;
 pub mod admin;
 pub(crate) mod authorize;
+pub(crate) mod client_ip;
 mod consent;
 mod discovery;
 pub mod errors;
@@ -108,6 +109,15 @@ pub fn routes(
         .layer(SetResponseHeaderLayer::if_not_present(
             header::X_FRAME_OPTIONS,
             HeaderValue::from_static("DENY"),
+        ))
+        // every 503 (OAuth JSON, HTML page, API problem, dialect envelope) says when to
+        // retry; the OAuth mapping sets the same value itself.
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::RETRY_AFTER,
+            |res: &Response| {
+                (res.status() == axum::http::StatusCode::SERVICE_UNAVAILABLE)
+                    .then(|| HeaderValue::from_static("5"))
+            },
         ))
         .with_state(state)
 }

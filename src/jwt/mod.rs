@@ -84,8 +84,9 @@ pub struct Expect<'a> {
     pub allow_expired: bool,
 }
 
-/// Signs `claims` with the active key of `alg` (RFC 7515 compact serialization). Signing uses
-/// the key parsed at load time; `jsonwebtoken` would re-parse the private key for every token.
+/// Signs `claims` with the active key of `alg` in `keys` (RFC 7515 compact serialization).
+/// Signing uses the key parsed when its file was first seen; `jsonwebtoken` would re-parse the
+/// private key for every token. Callers pass a snapshot of the provider's key ring.
 pub fn sign<T: Serialize>(
     keys: &KeySet,
     alg: Alg,
@@ -117,7 +118,8 @@ pub fn sign<T: Serialize>(
 }
 
 /// Verifies a compact JWS issued by us: key chosen by `kid` from our own set only (never from
-/// `jku`/`jwk`/`x5u` headers), algorithm pinned to that key and to `expect.algs` (P-13).
+/// `jku`/`jwk`/`x5u` headers), algorithm pinned to that key and to `expect.algs` (P-13). Keys
+/// published ahead of signing and superseded keys not yet retired verify; retired ones do not.
 pub fn verify<T: DeserializeOwned>(
     keys: &KeySet,
     token: &str,
@@ -169,7 +171,7 @@ mod tests {
     fn keys() -> KeySet {
         ring_provider::install();
         let dir = std::env::temp_dir().join(format!("gh-jwt-{}", crate::crypto::random_token()));
-        let keys = KeySet::load_or_generate(&dir).expect("keys");
+        let keys = KeySet::load_or_generate(&dir, crate::clock::now(), 3600).expect("keys");
         let _ = std::fs::remove_dir_all(dir);
         keys
     }

@@ -85,7 +85,7 @@ pub async fn revoke(
             audience: None,
             allow_expired: true,
         };
-        if let Ok(claims) = jwt::verify::<AccessClaims>(&p.keys, token, &expect)
+        if let Ok(claims) = jwt::verify::<AccessClaims>(&p.keys.current(), token, &expect)
             && claims.client_id == ac.client.id
             && claims.exp > now
         {

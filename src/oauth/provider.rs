@@ -9,7 +9,7 @@ use super::error::OAuthError;
 use crate::config::Config;
 use crate::ephemeral::{Broadcaster, CacheEvent, Ephemeral, RevocationKind};
 use crate::jwt::{self, Alg, Expect};
-use crate::keys::KeySet;
+use crate::keys::{KeyRing, KeySet, schedule};
 use crate::store::clients::Client;
 use crate::store::{self, Db};
 
@@ -51,6 +51,32 @@ impl Lifetimes {
     pub fn revocation_horizon(&self) -> i64 {
         self.access_token.max(self.app_token)
     }
+
+    /// How long a superseded signing key stays published and accepted after its successor
+    /// started signing: the longest lifetime of anything it can have signed, plus the
+    /// clock-skew margin. Signed are access tokens (an application may only shorten the
+    /// server's lifetime, to no less than `MIN_TTL`), ID tokens (applications may lengthen
+    /// theirs: `longest_client_id_token` is the longest registered) and the seed 002 `tk`.
+    /// Refresh tokens, codes and sub-application tokens are opaque random values: not signed.
+    pub fn key_retention(&self, longest_client_id_token: Option<i64>) -> i64 {
+        let longest = [
+            self.access_token,
+            crate::directory::applications::MIN_TTL,
+            self.id_token,
+            longest_client_id_token.unwrap_or(0),
+            crate::dialects::tk::TK_TTL,
+        ]
+        .into_iter()
+        .max()
+        .unwrap_or(0);
+        schedule::retention(longest)
+    }
+}
+
+/// [`Lifetimes::key_retention`] with the longest per-application ID token lifetime of `db`.
+pub async fn key_retention(db: &Db, lifetimes: &Lifetimes) -> store::StoreResult<i64> {
+    let longest = store::clients::longest_id_token_ttl(db).await?;
+    Ok(lifetimes.key_retention(longest))
 }
 
 /// How long a client registration is served from memory before it is read again. Registration
@@ -64,7 +90,9 @@ const TOKEN_CACHE_MAX: usize = 100_000;
 pub struct Provider {
     pub issuer: String,
     pub db: Db,
-    pub keys: KeySet,
+    /// The signing keys; request handlers take a snapshot (`keys.current()`), the key watcher
+    /// swaps in a new set when the shared keys directory or the schedule changes.
+    pub keys: KeyRing,
     pub ephemeral: Arc<dyn Ephemeral>,
     pub lifetimes: Lifetimes,
     clients: RwLock<HashMap<String, (Arc<Client>, i64)>>,
@@ -93,7 +121,7 @@ impl Provider {
         Self {
             issuer,
             db,
-            keys,
+            keys: KeyRing::new(keys),
             ephemeral,
             lifetimes,
             clients: RwLock::default(),
@@ -176,10 +204,10 @@ impl Provider {
                     audience: None,
                     allow_expired: false,
                 };
-                let claims: AccessClaims =
-                    jwt::verify(&self.keys, token, &expect).map_err(|e| {
-                        OAuthError::invalid_token("the access token is invalid").with_detail(e)
-                    })?;
+                let keys = self.keys.current();
+                let claims: AccessClaims = jwt::verify(&keys, token, &expect).map_err(|e| {
+                    OAuthError::invalid_token("the access token is invalid").with_detail(e)
+                })?;
                 let claims = Arc::new(claims);
                 let mut cache = self
                     .verified
@@ -188,7 +216,11 @@ impl Provider {
                 if cache.len() >= TOKEN_CACHE_MAX {
                     cache.clear();
                 }
-                cache.insert(token.to_owned(), Arc::clone(&claims));
+                // Not cached when the key set changed meanwhile: install_keys may have just
+                // emptied the cache because the signing key left the set.
+                if Arc::ptr_eq(&keys, &self.keys.current()) {
+                    cache.insert(token.to_owned(), Arc::clone(&claims));
+                }
                 claims
             }
         };
@@ -274,6 +306,21 @@ impl Provider {
             }
         }
         Ok(n)
+    }
+
+    /// Installs a new key set. When a key left the set (retired, or its file deleted, e.g. after
+    /// a compromise), tokens it signed must be refused at once: the verified-token cache, which
+    /// would otherwise accept them until they expire, is emptied.
+    pub fn install_keys(&self, keys: KeySet) {
+        // Replaced before the cache is emptied: see verify_access_token.
+        let old = self.keys.replace(keys);
+        let current = self.keys.current();
+        if old.kids().any(|kid| !current.contains(kid)) {
+            self.verified
+                .write()
+                .unwrap_or_else(PoisonError::into_inner)
+                .clear();
+        }
     }
 
     /// Forgets cached verifications that have expired.

@@ -85,8 +85,13 @@ pub fn mint_access_token_for(
         sid: g.sid.map(str::to_owned),
         gid: g.grant_id.map(str::to_owned),
     };
-    jwt::sign(&p.keys, ACCESS_TOKEN_ALG, ACCESS_TOKEN_TYP, &claims)
-        .map_err(OAuthError::server_error)
+    jwt::sign(
+        &p.keys.current(),
+        ACCESS_TOKEN_ALG,
+        ACCESS_TOKEN_TYP,
+        &claims,
+    )
+    .map_err(OAuthError::server_error)
 }
 
 /// What goes into an ID token besides the user.
@@ -120,7 +125,7 @@ pub fn mint_id_token(
         azp: input.client.id.clone(),
         user: user_claims(user, input.scope),
     };
-    jwt::sign(&p.keys, alg, "JWT", &claims).map_err(OAuthError::server_error)
+    jwt::sign(&p.keys.current(), alg, "JWT", &claims).map_err(OAuthError::server_error)
 }
 
 /// OIDC Core §3.1.3.6 `at_hash`: left half of the token's hash, with the hash of the ID token's

@@ -541,6 +541,15 @@ pub async fn live_grants(db: &Db, id: &str, now: i64) -> StoreResult<Vec<String>
     Ok(rows.into_iter().map(|(g,)| g).collect())
 }
 
+/// The longest per-application ID token lifetime, if any application sets one (how long a
+/// superseded signing key must stay published).
+pub async fn longest_id_token_ttl(db: &Db) -> StoreResult<Option<i64>> {
+    let (longest,) = sqlx::query_as::<_, (Option<i64>,)>("SELECT MAX(id_token_ttl) FROM clients")
+        .fetch_one(db.pool())
+        .await?;
+    Ok(longest)
+}
+
 /// Deletes an application with its grants, refresh tokens, consents, service-account roles and
 /// permission catalogue, in one transaction.
 pub async fn delete_application(db: &Db, id: &str) -> StoreResult<()> {

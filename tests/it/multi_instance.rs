@@ -80,6 +80,20 @@ pub(crate) async fn second_instance(a: &TestServer) -> TestServer {
 }
 
 /// Polls `checkApiByToken` on `s` every 50 ms until it answers `want`; fails after 1 s.
+/// A fixture on A (PostgreSQL + a fresh Redis prefix) and B sharing everything; `None` when
+/// the backends are not configured (skipped locally).
+async fn fixture_pair() -> Option<(Fixture, TestServer, String, String)> {
+    let (url, prefix) = backends()?;
+    let env = [
+        ("GATEHOUSE_REDIS_URL", url.as_str()),
+        ("GATEHOUSE_REDIS_PREFIX", prefix.as_str()),
+        ("GATEHOUSE_ISSUER", ISSUER),
+    ];
+    let f = fixture_env(Backend::Postgres, &env).await;
+    let b = second_instance(&f.server).await;
+    Some((f, b, url, prefix))
+}
+
 async fn answers_within(s: &TestServer, token: &str, want: bool, after: &str) -> Duration {
     let start = Instant::now();
     loop {
@@ -130,46 +144,71 @@ async fn r10_directory_and_application_changes_on_a_reach_b_within_1s() {
     ok(&e.api.patch(&app, &json!({"enabled": true})).await);
     answers_within(&b, &t, true, "application enabled again on A").await;
 
+    let user = format!("/api/v1/users/{}", e.user.id);
+    ok(&e.api.post(&format!("{user}/disable"), &json!({})).await);
+    let took = answers_within(&b, &t, false, "user disabled on A").await;
+    println!("user disabling seen by B after {took:?}");
+
+    // B says it hears A (a lost subscription would only be reported, not fail readiness).
+    let ready = Resp::send(b.http.get(b.url("/readyz"))).await;
+    assert_eq!(ready.status, 200, "{}", ready.describe());
+    assert_eq!(ready.json()["events"], "subscribed", "{}", ready.describe());
+
     drop(b);
     drop_keys(&url, &prefix).await;
 }
 
+/// The issue's walk: log in on A, redeem on B, refresh on A, revoke on B → A's introspection
+/// and userinfo refuse the token at once (revocations live in the shared Redis); log out on B
+/// → `prompt=none` on A gets `login_required`.
 #[tokio::test]
-async fn r10_code_from_a_redeemed_and_logged_out_on_b_is_refused_by_a_at_once() {
-    let Some((url, prefix)) = backends() else {
+async fn r10_flow_hops_instances_and_revocation_and_logout_on_b_hold_on_a_at_once() {
+    let Some((f, b, url, prefix)) = fixture_pair().await else {
         return;
     };
-    let env = [
-        ("GATEHOUSE_REDIS_URL", url.as_str()),
-        ("GATEHOUSE_REDIS_PREFIX", prefix.as_str()),
-        ("GATEHOUSE_ISSUER", ISSUER),
-    ];
-    let f = fixture_env(Backend::Postgres, &env).await;
     let a = &f.server;
-    let b = second_instance(a).await;
 
     let browser = a.browser();
     let authz = Authz::new(&f.client);
     let cb = a.code(&browser, &authz, &f.user).await;
-    let t = Tokens::from_resp(b.redeem(&f.client, &authz, cb.code()).await);
-    let r = a.userinfo(&t.access).await;
-    assert_eq!(r.status, 200, "A accepts B's token\n{}", r.describe());
+    let first = Tokens::from_resp(b.redeem(&f.client, &authz, cb.code()).await);
+    let refreshed = a.refresh(&f.client, first.refresh(), None).await;
+    assert_eq!(refreshed.status, 200, "{}", refreshed.describe());
+    let t = Tokens::from_resp(refreshed);
+    assert!(a.is_active(&f.client.auth(), &t.access).await);
+    assert_eq!(a.userinfo(&t.access).await.status, 200);
 
-    // The browser session, carried to B.
+    let r = b.revoke(&f.client.auth(), t.refresh()).await;
+    assert_eq!(r.status, 200, "{}", r.describe());
+    // No waiting: the very next request to A refuses both tokens.
+    assert!(
+        !a.is_active(&f.client.auth(), &t.access).await,
+        "A's introspection"
+    );
+    let r = a.userinfo(&t.access).await;
+    assert_eq!(r.status, 401, "A's userinfo\n{}", r.describe());
+    let r = a.refresh(&f.client, t.refresh(), None).await;
+    assert_eq!(
+        r.status,
+        400,
+        "the revoked refresh token on A\n{}",
+        r.describe()
+    );
+
+    // Log out on B with A's browser session: A's other tokens die, prompt=none on A fails.
     let cookie = browser.cookie("gatehouse_session").expect("session cookie");
     let on_b = Browser::new(&b.base);
     on_b.set_cookie("gatehouse_session", &cookie);
     let logout = format!(
         "/oauth/logout?{}",
         form_encode(&[
-            ("id_token_hint", t.id_token()),
+            ("id_token_hint", first.id_token()),
             ("post_logout_redirect_uri", POST_LOGOUT)
         ])
     );
     let r = on_b.get(&logout).await;
     assert_eq!(r.status, 303, "{}", r.describe());
-
-    let r = a.userinfo(&t.access).await;
+    let r = a.userinfo(&first.access).await;
     assert_eq!(r.status, 401, "A after logout on B\n{}", r.describe());
     assert_eq!(
         browser.prompt_none(&f.client).await.get("error"),

@@ -263,7 +263,12 @@ async fn login(
 /// process exits 0 (axum graceful shutdown in src/app.rs).
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn graceful_shutdown_finishes_in_flight_requests() {
-    let s = TestServer::prepare(Backend::Sqlite, Opts::default()).await;
+    // Twenty concurrent logins of one account from one address would meet the login
+    // throttle (in-flight attempts count, L-04); this test is about shutdown, not throttling.
+    let opts = Opts::default()
+        .env("GATEHOUSE_LOGIN_LIMIT_PER_SOURCE", "1000")
+        .env("GATEHOUSE_LOGIN_LIMIT_PER_ACCOUNT", "1000");
+    let s = TestServer::prepare(Backend::Sqlite, opts).await;
     let user = s.user("alice", ALICE_PASSWORD).await;
     let mut cmd = gatehouse_cmd(s.dir.path(), s.env());
     cmd.stdin(Stdio::null())

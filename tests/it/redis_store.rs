@@ -235,6 +235,19 @@ async fn wait_ready(s: &TestServer, want: u16, within: Duration) -> Resp {
     }
 }
 
+/// Polls `/readyz` until the cache-events subscription reports `want` (5 s at most: the
+/// subscriber's backoff tops out at 5 s).
+async fn wait_events(s: &TestServer, want: &str) -> Resp {
+    let deadline = Instant::now() + Duration::from_secs(7);
+    loop {
+        let r = s.get("/readyz").await;
+        if r.json()["events"] == want || Instant::now() > deadline {
+            return r;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 async fn redis_outage_fails_closed_and_recovers(b: Backend) {
     // Runs beside the shared Redis tests: the same switch decides whether Redis tests run.
     if redis_url().is_none() {
@@ -274,6 +287,8 @@ async fn redis_outage_fails_closed_and_recovers(b: Backend) {
     assert_eq!(r.status, 503, "/readyz with Redis down\n{}", r.describe());
     assert_eq!(r.json()["redis"], "unavailable", "{}", r.describe());
     assert!(r.json()["redis_error"].is_string(), "{}", r.describe());
+    let r = wait_events(s, "reconnecting").await;
+    assert_eq!(r.json()["events"], "reconnecting", "{}", r.describe());
 
     let started = Instant::now();
     let login = waiting
@@ -328,6 +343,8 @@ async fn redis_outage_fails_closed_and_recovers(b: Backend) {
     redis.restart();
     let r = wait_ready(s, 200, Duration::from_secs(10)).await;
     assert_eq!(r.status, 200, "no recovery\n{}", r.describe());
+    let r = wait_events(s, "subscribed").await;
+    assert_eq!(r.json()["events"], "subscribed", "{}", r.describe());
     assert_eq!(s.userinfo(&live.access).await.status, 200);
     assert_eq!(
         s.userinfo(&revoked.access).await.status,

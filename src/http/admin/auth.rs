@@ -6,10 +6,9 @@
 //! (route level: allowed in some tenant, else 403); handlers check the object's tenant with
 //! [`Ctx::require`] (not allowed there: 404, so ids of other tenants reveal nothing, A-02).
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
+use axum::extract::{FromRequestParts, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, header};
 use axum::middleware::Next;
@@ -168,10 +167,7 @@ pub async fn require_principal(State(app): State<AppState>, req: Request, next: 
 }
 
 async fn guard(app: AppState, mut req: Request, next: Next, check_catalogue: bool) -> Response {
-    let ip = req
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip().to_string());
+    let ip = crate::http::client_ip::of(&app, req.extensions(), req.headers());
     let method = req.method().as_str().to_owned();
     let path = req.uri().path().to_owned();
     let ctx = match authenticate(&app, req.headers(), req.uri().query(), ip, method, path).await {

@@ -77,6 +77,9 @@ pub(crate) enum Code {
     ParameterError,
     /// `300308 Wrong account or password` (also for unknown users: never `300301`, L-01).
     WrongAccount,
+    /// `100429 Too many requests` (Gatehouse addition, HTTP 429 + `Retry-After`): login
+    /// throttled (L-04); seed 001 has no code for it.
+    TooManyRequests,
 }
 
 impl Code {
@@ -91,6 +94,7 @@ impl Code {
                 300308,
                 "Wrong account or password",
             ),
+            Code::TooManyRequests => (StatusCode::TOO_MANY_REQUESTS, 100429, "Too many requests"),
         }
     }
 }

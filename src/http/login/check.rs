@@ -5,6 +5,7 @@ use serde_json::json;
 
 use super::LoginForm;
 use crate::accounts::password::MAX_PASSWORD_BYTES;
+use crate::accounts::throttle::{Attempt, Gate};
 use crate::clock;
 use crate::oauth::OAuthError;
 use crate::state::AppState;
@@ -134,4 +135,55 @@ pub(super) async fn audit_failure(
     };
     audit::insert(&app.provider.db, &entry, clock::now()).await?;
     Ok(())
+}
+
+/// Throttling of one password check (L-04, L-05), shared by every path that verifies a
+/// password: `Ok(attempt)` to go on, `Err(retry_after)` when refused. The first refusal of an
+/// account and source in a window is audited (`login_throttled`); later ones only counted.
+/// `tenant` is the resolved tenant; when the typed organisation named none, its code is the
+/// scope, so such guesses are throttled too.
+pub(crate) async fn throttle(
+    app: &AppState,
+    tenant: Option<&str>,
+    organization: &str,
+    username: &str,
+    ip: Option<&str>,
+) -> Result<Result<Attempt, i64>, OAuthError> {
+    let scope = match tenant {
+        Some(t) => t.to_owned(),
+        None => format!("org:{}", organization.trim().to_lowercase()),
+    };
+    let store = app.provider.ephemeral.as_ref();
+    match app
+        .login_throttle
+        .begin(store, &scope, username, ip)
+        .await?
+    {
+        Gate::Proceed(attempt) => Ok(Ok(attempt)),
+        Gate::Refused { retry_after, first } => {
+            tracing::info!(retry_after, "login throttled");
+            if first {
+                let username: String = username.chars().take(64).collect();
+                let entry = audit::NewEntry {
+                    tenant_id: Some(tenant.unwrap_or(DEFAULT_TENANT).to_owned()),
+                    actor_type: "anonymous".into(),
+                    ip: ip.map(str::to_owned),
+                    module: "auth".into(),
+                    target_type: "user".into(),
+                    operation: "login_throttled".into(),
+                    outcome: "failure".into(),
+                    details: json!({ "username": username, "retry_after": retry_after }),
+                    ..Default::default()
+                };
+                audit::insert(&app.provider.db, &entry, clock::now()).await?;
+            }
+            Ok(Err(retry_after))
+        }
+    }
+}
+
+/// Reports a right password: its source starts afresh (see [`crate::accounts::throttle`]).
+pub(crate) async fn throttle_passed(app: &AppState, attempt: Attempt) -> Result<(), OAuthError> {
+    let store = app.provider.ephemeral.as_ref();
+    Ok(app.login_throttle.succeeded(store, attempt).await?)
 }

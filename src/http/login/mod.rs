@@ -1,17 +1,15 @@
 //! The unified login page: `GET|POST /login` and `GET /` (who is signed in). The credential
 //! check lives in [`check`], the new-password pages in [`password`].
 
-mod check;
+pub(crate) mod check;
 mod password;
 
+pub use crate::http::client_ip::ClientIp;
 pub use password::{get_change_password, get_reset, post_change_password, post_reset};
 
-use std::net::SocketAddr;
-
 use axum::extract::rejection::FormRejection;
-use axum::extract::{ConnectInfo, Form, FromRequestParts, State};
+use axum::extract::{Form, State};
 use axum::http::StatusCode;
-use axum::http::request::Parts;
 use axum::response::{IntoResponse, Redirect, Response};
 use minijinja::context;
 use serde::Deserialize;
@@ -34,6 +32,9 @@ use password::change_password_page;
 
 /// The one message for every failed login, whatever the reason (L-01).
 pub const LOGIN_FAILED: &str = "Incorrect username or password.";
+/// The message of a throttled login (L-04): the same for existing and unknown accounts.
+pub const LOGIN_THROTTLED: &str =
+    "Too many sign-in attempts for this account. Wait a few minutes, then try again.";
 
 /// The login form's fields.
 #[derive(Deserialize)]
@@ -110,7 +111,29 @@ pub async fn post_login(
                 .map(|h| h.client_id().to_owned()),
         };
         let tenant = check::resolve_tenant(&app, &form.organization, client_id.as_deref()).await?;
-        match check::check_credentials(&app, &form, tenant.as_deref()).await? {
+        let attempt = match check::throttle(
+            &app,
+            tenant.as_deref(),
+            &form.organization,
+            &form.username,
+            ip.as_deref(),
+        )
+        .await?
+        {
+            Ok(attempt) => attempt,
+            Err(retry_after) => {
+                let organization = Some(form.organization.trim()).filter(|o| !o.is_empty());
+                let status = StatusCode::TOO_MANY_REQUESTS;
+                let page =
+                    login_page(&app, &session, status, Some(LOGIN_THROTTLED), organization).await?;
+                return Ok(with_retry_after(page, retry_after));
+            }
+        };
+        let checked = check::check_credentials(&app, &form, tenant.as_deref()).await?;
+        if matches!(checked, Check::Accepted(_)) {
+            check::throttle_passed(&app, attempt).await?;
+        }
+        match checked {
             Check::Accepted(account) if account.must_change_password() => {
                 let change = session::PasswordChange {
                     user_id: account.id,
@@ -140,20 +163,12 @@ pub async fn post_login(
     result.await.unwrap_or_else(|e| error_page(&app, &e))
 }
 
-/// The client's address as the server sees it (the TCP peer).
-pub struct ClientIp(pub Option<String>);
-
-impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(ClientIp(
-            parts
-                .extensions
-                .get::<ConnectInfo<SocketAddr>>()
-                .map(|c| c.0.ip().to_string()),
-        ))
+/// Adds `Retry-After` (seconds) to a refusal.
+pub(crate) fn with_retry_after(mut res: Response, seconds: i64) -> Response {
+    if let Ok(v) = axum::http::HeaderValue::from_str(&seconds.max(1).to_string()) {
+        res.headers_mut().insert(axum::http::header::RETRY_AFTER, v);
     }
+    res
 }
 
 /// Records and audits a successful sign-in, then signs the session in.

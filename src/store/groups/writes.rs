@@ -3,7 +3,7 @@
 
 use super::{COLUMNS, Group};
 use crate::directory::tree::{self, Node, Paths, Placement};
-use crate::store::{Backend, Db, StoreError, StoreResult};
+use crate::store::{Backend, Db, StoreError, StoreResult, Tx};
 
 /// Why a tree write did not happen (nothing was changed).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -18,8 +18,6 @@ pub enum Refusal {
 
 /// Result of a tree write: `Ok(Err(_))` = refused, nothing written.
 pub type TreeResult<T> = StoreResult<Result<T, Refusal>>;
-
-type Tx = sqlx::Transaction<'static, sqlx::Any>;
 
 /// Serialises the tree writes of one tenant (moves, inserts, deletes) for the rest of the
 /// transaction, so that paths and cycle checks are read from a stable tree.

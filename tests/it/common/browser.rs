@@ -36,6 +36,19 @@ impl Browser {
         }
     }
 
+    /// A browser whose connections leave from `local` (another loopback address, e.g.
+    /// 127.0.0.5), so a proxy in front sees a client other than 127.0.0.1.
+    pub fn from_address(base: &str, local: std::net::IpAddr) -> Browser {
+        let mut b = Browser::new(base);
+        b.http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(HTTP_TIMEOUT)
+            .local_address(local)
+            .build()
+            .expect("reqwest client");
+        b
+    }
+
     pub fn cookie(&self, name: &str) -> Option<String> {
         self.cookies
             .lock()
@@ -121,6 +134,28 @@ impl Browser {
             })
             .into_iter()
             .collect();
+        let r = post_form_to(&self.http, self.abs(url), &headers, form_encode(form)).await;
+        self.store(&r);
+        r
+    }
+
+    /// Posts a form with extra request headers (e.g. `X-Forwarded-For`).
+    pub async fn post_form_with(
+        &self,
+        url: &str,
+        form: &[(&str, &str)],
+        extra: &[(&str, &str)],
+    ) -> Resp {
+        let mut headers: Vec<(String, String)> = extra
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        if let Some(c) = self.cookie_header() {
+            headers.push((
+                "Cookie".to_owned(),
+                c.to_str().expect("ASCII cookie").to_owned(),
+            ));
+        }
         let r = post_form_to(&self.http, self.abs(url), &headers, form_encode(form)).await;
         self.store(&r);
         r

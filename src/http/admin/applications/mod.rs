@@ -209,7 +209,7 @@ async fn create_application(
     // The hash authenticates the client; the sealed copy keys the signdata dialect.
     let stored = secret
         .as_deref()
-        .map(|s| rules::stored_secret(&app.provider.keys, &id, s));
+        .map(|s| rules::stored_secret(&app.provider.keys.current(), &id, s));
     let application = clients::insert_application(
         db,
         &id,
@@ -499,7 +499,7 @@ async fn rotate_secret(
         ));
     }
     let secret = crypto::random_token();
-    let (hash, sealed) = rules::stored_secret(&app.provider.keys, &id, &secret);
+    let (hash, sealed) = rules::stored_secret(&app.provider.keys.current(), &id, &secret);
     let stored = clients::StoredSecret {
         hash: &hash,
         sealed: &sealed,

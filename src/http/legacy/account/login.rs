@@ -7,7 +7,8 @@
 //! for login CSRF. Errors: `104001` missing parameter, `104002` malformed, `300308` for an
 //! unknown user, a wrong password or an account without password alike (never `300301`, L-01),
 //! `100403` for a correct password of an inactive, trial-expired or must-change-password
-//! account, `100401` for an unknown API key.
+//! account, `100401` for an unknown API key, `100429` (HTTP 429, `Retry-After`) when the
+//! account's login attempts are throttled (L-05: the same budget as the login page).
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -22,7 +23,7 @@ use crate::accounts::password::MAX_PASSWORD_BYTES;
 use crate::clock;
 use crate::crypto::{random_token, sha256_b64};
 use crate::dialects::signdata::{flow, profile};
-use crate::http::login::ClientIp;
+use crate::http::login::{self, ClientIp};
 use crate::http::session;
 use crate::oauth::OAuthError;
 use crate::oauth::authorize::SessionUser;
@@ -130,8 +131,19 @@ async fn run(
                         .map_or(DEFAULT_TENANT.to_owned(), |c| c.tenant_id.clone()),
                 )
             };
+            let throttled =
+                login::check::throttle(app, tenant.as_deref(), organization, u, ip.as_deref())
+                    .await?;
+            let attempt = match throttled {
+                Ok(attempt) => attempt,
+                Err(retry_after) => {
+                    let refusal = fail(Code::TooManyRequests);
+                    return Ok(login::with_retry_after(refusal, retry_after));
+                }
+            };
             match check_password(app, tenant.as_deref(), u, p, now).await? {
                 Ok(account) => {
+                    login::check::throttle_passed(app, attempt).await?;
                     record_success(app, &account, ip, now).await?;
                     sign_in(app, session, account.id, now).await?
                 }
