@@ -8,7 +8,7 @@ the same run. Before timing, the `total` of every kind of query is checked again
 (a fast plan must not change results). PostgreSQL gets VACUUM ANALYZE after seeding, the state
 autovacuum reaches within a minute of a bulk insert (visibility map set: index-only scans).
 
-    bench/directory.py --bin target/release/gatehouse                       # SQLite, 100k
+    bench/directory.py                                                      # SQLite, 100k
     bench/directory.py --bin … --backend postgres --users 1000000 \
         --pg-url postgres://postgres@127.0.0.1:5432/test                   # PostgreSQL, 1M
 
@@ -20,39 +20,22 @@ import json
 import os
 import random
 import shutil
-import socket
 import sqlite3
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
 import urllib.parse
 import urllib.request
 
+# benchlib.py sits next to this script; no .pyc left in the checkout.
+sys.dont_write_bytecode = True
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from benchlib import (add_binary_args, api_key, create_database, drop_database,  # noqa: E402
+                      ensure_binary, free_port, gatehouse_env, start_gatehouse, stop, table)
+
 GROUPS = 100
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_ready(base, proc, timeout=60):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"server exited with {proc.returncode}")
-        try:
-            with urllib.request.urlopen(base + "/readyz", timeout=2) as r:
-                if r.status == 200:
-                    return
-        except (urllib.error.URLError, ConnectionError, OSError):
-            pass
-        time.sleep(0.1)
-    raise SystemExit("server not ready")
 
 
 def seed_sql(n):
@@ -150,7 +133,7 @@ def timed(url, headers, n):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--bin", required=True)
+    add_binary_args(ap)
     ap.add_argument("--backend", choices=["sqlite", "postgres"], default="sqlite")
     ap.add_argument("--users", type=int)
     ap.add_argument("--pg-url", default=os.environ.get("GATEHOUSE_TEST_DATABASE_URL",
@@ -158,7 +141,7 @@ def main():
     ap.add_argument("--requests", type=int, default=200)
     ap.add_argument("--out")
     a = ap.parse_args()
-    a.bin = os.path.abspath(a.bin)
+    a.bin = ensure_binary(a.bin, a.build)
     n = a.users or (100_000 if a.backend == "sqlite" else 1_000_000)
     work = tempfile.mkdtemp(prefix="gh-bench-dir-")
     pg_db = None
@@ -166,32 +149,20 @@ def main():
         db_url = f"sqlite://{work}/bench.db"
     else:
         pg_db = f"gh_bench_{os.getpid()}"
-        subprocess.run(["psql", a.pg_url, "-q", "-c", f"CREATE DATABASE {pg_db}"], check=True)
-        db_url = a.pg_url.rsplit("/", 1)[0] + "/" + pg_db
+        db_url = create_database(a.pg_url, pg_db)
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GATEHOUSE_")}
-    env.update({
-        "GATEHOUSE_LISTEN": f"127.0.0.1:{port}",
-        "GATEHOUSE_DATABASE_URL": db_url,
-        "GATEHOUSE_KEYS_DIR": f"{work}/keys",
-        "GATEHOUSE_ADMIN_PASSWORD": "bench-admin-password-1",
-        "GATEHOUSE_LOG": "warn",
-    })
+    env = gatehouse_env(work, db_url)
     base = f"http://127.0.0.1:{port}"
-    proc = subprocess.Popen([a.bin], env=env, cwd=work, stdout=subprocess.DEVNULL,
-                            stderr=open(f"{work}/server.err", "w"))
+    procs = []
     try:
-        wait_ready(base, proc)
+        start_gatehouse(a.bin, env, work, port, procs=procs)
         t = time.time()
         if a.backend == "sqlite":
             seed_sqlite(f"{work}/bench.db", n)
         else:
             seed_postgres(db_url, n)
         seed_s = round(time.time() - t, 1)
-        out = subprocess.run([a.bin, "api-key", "create", "--username", "admin", "--json"], env=env,
-                             cwd=work, capture_output=True, text=True, check=True)
-        key = json.loads(out.stdout)["key"]
-        h = {"API-Key": key}
+        h = {"API-Key": api_key(a.bin, env, work)}
         rnd = random.Random(7)
         queries = {
             "healthz (baseline)": (lambda: base + "/healthz", {}),
@@ -209,9 +180,8 @@ def main():
             results[name] = timed(url, headers, a.requests)
         print(f"\nDirectory benchmark: {a.backend}, {n} users, {GROUPS} groups "
               f"(seeded in {seed_s} s), {a.requests} sequential requests each\n")
-        print(f"{'query':28} {'p50 ms':>8} {'p99 ms':>8}")
-        for name, r in results.items():
-            print(f"{name:28} {r['p50_ms']:>8} {r['p99_ms']:>8}")
+        table(("28", ">8", ">8"), ("query", "p50 ms", "p99 ms"),
+              [(name, r["p50_ms"], r["p99_ms"]) for name, r in results.items()])
         verdict = results["search, rare term"]["p50_ms"] < 10 and results["list by group"]["p50_ms"] < 10
         print(f"\ntarget p50 < 10 ms for search and list-by-group: {'PASS' if verdict else 'MISS'}"
               + ("" if n <= 100_000 else " (target is stated for 100k)"))
@@ -219,10 +189,9 @@ def main():
             with open(a.out, "w") as f:
                 json.dump({"backend": a.backend, "users": n, "results": results}, f, indent=2)
     finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+        stop(procs)
         if pg_db:
-            subprocess.run(["psql", a.pg_url, "-q", "-c", f"DROP DATABASE IF EXISTS {pg_db}"])
+            drop_database(a.pg_url, pg_db)
         shutil.rmtree(work, ignore_errors=True)
 
 

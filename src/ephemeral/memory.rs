@@ -11,6 +11,12 @@ use crate::clock;
 /// How long a consumed code is remembered, so a late replay still revokes its grant.
 const CODE_TOMBSTONE_SECS: i64 = 600;
 
+/// Shards of the session map.
+const SESSION_SHARDS: usize = 16;
+
+/// Session id → (body, expires at).
+type SessionShard = Mutex<HashMap<String, (Vec<u8>, i64)>>;
+
 /// Bound of live counters (login throttling keys an attacker can multiply). Beyond it a new
 /// counter reads as exhausted: refusing logins beats running out of memory.
 const MAX_COUNTERS: usize = 1_000_000;
@@ -24,7 +30,9 @@ struct CodeEntry {
 /// Maps guarded by std locks; no lock is held across an await.
 #[derive(Default)]
 pub struct MemoryEphemeral {
-    sessions: Mutex<HashMap<String, (Vec<u8>, i64)>>,
+    /// Sharded: every anonymous visit to the login page adds a session, and one big map would
+    /// stall every request behind its lock while it grows (rehashing all entries).
+    sessions: [SessionShard; SESSION_SHARDS],
     codes: Mutex<HashMap<String, CodeEntry>>,
     grants: RwLock<HashMap<String, i64>>,
     sids: RwLock<HashMap<String, i64>>,
@@ -47,9 +55,19 @@ impl MemoryEphemeral {
         }
     }
 
+    /// The shard holding session `id` (ids are random: any byte mix spreads them).
+    fn shard(&self, id: &str) -> &SessionShard {
+        let mix = id.bytes().fold(0usize, |h, b| {
+            h.wrapping_mul(31).wrapping_add(usize::from(b))
+        });
+        &self.sessions[mix % SESSION_SHARDS]
+    }
+
     /// Drops everything expired; run periodically.
     pub fn purge(&self, now: i64) {
-        lock(&self.sessions).retain(|_, (_, exp)| *exp > now);
+        for shard in &self.sessions {
+            lock(shard).retain(|_, (_, exp)| *exp > now);
+        }
         lock(&self.codes).retain(|_, e| e.keep_until > now);
         lock(&self.counters).retain(|_, (_, exp)| *exp > now);
         for kind in [
@@ -78,7 +96,7 @@ fn read<T>(m: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
 impl Ephemeral for MemoryEphemeral {
     async fn session_load(&self, id: &str) -> EphemeralResult<Option<Vec<u8>>> {
         let now = clock::now();
-        Ok(lock(&self.sessions)
+        Ok(lock(self.shard(id))
             .get(id)
             .filter(|(_, exp)| *exp > now)
             .map(|(body, _)| body.clone()))
@@ -91,7 +109,7 @@ impl Ephemeral for MemoryEphemeral {
         expires_at: i64,
         only_if_absent: bool,
     ) -> EphemeralResult<bool> {
-        let mut sessions = lock(&self.sessions);
+        let mut sessions = lock(self.shard(id));
         if only_if_absent && sessions.contains_key(id) {
             return Ok(false);
         }
@@ -100,7 +118,7 @@ impl Ephemeral for MemoryEphemeral {
     }
 
     async fn session_delete(&self, id: &str) -> EphemeralResult<()> {
-        lock(&self.sessions).remove(id);
+        lock(self.shard(id)).remove(id);
         Ok(())
     }
 
