@@ -106,7 +106,7 @@ async fn answers_within(s: &TestServer, token: &str, want: bool, after: &str) ->
             s.base,
             !want
         );
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        tokio::time::sleep(Duration::from_millis(5)).await;
     }
 }
 
@@ -130,13 +130,20 @@ async fn r10_directory_and_application_changes_on_a_reach_b_within_1s() {
     for _ in 0..2 {
         assert!(check(&b, &t, PATH, None).await, "setup: B allows");
     }
-    link(&e.api, &member, false).await;
-    let took = answers_within(&b, &t, false, "role revoked on A").await;
-    println!("role revocation seen by B after {took:?}");
-
-    link(&e.api, &member, true).await;
-    answers_within(&b, &t, true, "role given again on A").await;
-    assert!(check(&b, &t, PATH, None).await, "B's cache warm again");
+    // ten revocations, each must reach B within 1 s; the spread is reported.
+    let mut took = Vec::new();
+    for _ in 0..10 {
+        link(&e.api, &member, false).await;
+        took.push(answers_within(&b, &t, false, "role revoked on A").await);
+        link(&e.api, &member, true).await;
+        answers_within(&b, &t, true, "role given again on A").await;
+        assert!(check(&b, &t, PATH, None).await, "B's cache warm again");
+    }
+    took.sort();
+    println!(
+        "role revocation seen by B after: min {:?}, median {:?}, max {:?} (10 changes, 5 ms polls)",
+        took[0], took[5], took[9]
+    );
 
     ok(&e.api.patch(&app, &json!({"enabled": false})).await);
     let took = answers_within(&b, &t, false, "application disabled on A").await;
@@ -217,5 +224,83 @@ async fn r10_flow_hops_instances_and_revocation_and_logout_on_b_hold_on_a_at_onc
     );
 
     drop(b);
+    drop_keys(&url, &prefix).await;
+}
+
+/// one of three instances is killed (SIGKILL) in the middle of a sign-in; the others
+/// carry on with everything it had handed out — its session, its code, its tokens — and
+/// requests to the survivors never fail meanwhile.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn r09_killing_one_instance_leaves_the_others_unaffected() {
+    let Some((mut f, b, url, prefix)) = fixture_pair().await else {
+        return;
+    };
+    let c = second_instance(&f.server).await;
+    let browser = f.server.browser();
+    let tokens = f
+        .server
+        .tokens(&f.client, &browser, &Authz::new(&f.client), &f.user)
+        .await;
+    let pending = Authz::new(&f.client);
+    let code = f.server.code(&browser, &pending, &f.user).await;
+
+    // Steady userinfo calls on B and C while A dies.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut load = Vec::new();
+    for base in [b.base.clone(), c.base.clone()] {
+        let (stop, access) = (stop.clone(), tokens.access.clone());
+        load.push(tokio::spawn(async move {
+            let http = reqwest::Client::new();
+            let (mut ok, mut failed) = (0, Vec::new());
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let r = http
+                    .get(format!("{base}/oauth/userinfo"))
+                    .bearer_auth(&access)
+                    .send()
+                    .await;
+                match r.map(|r| r.status().as_u16()) {
+                    Ok(200) => ok += 1,
+                    other => failed.push(format!("{other:?}")),
+                }
+            }
+            (ok, failed)
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    f.server.stop();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    // A's code: redeemed once on B, refused on C.
+    let r = b.redeem(&f.client, &pending, code.code()).await;
+    assert_eq!(
+        r.status,
+        200,
+        "A's code on B after A died\n{}",
+        r.describe()
+    );
+    let r = c.redeem(&f.client, &pending, code.code()).await;
+    assert_eq!(r.status, 400, "a second redemption on C\n{}", r.describe());
+    // A's session: C still knows the browser (no new login).
+    let on_c = Browser::new(&c.base);
+    let cookie = browser.cookie("gatehouse_session").expect("session cookie");
+    on_c.set_cookie("gatehouse_session", &cookie);
+    let cb = on_c.prompt_none(&f.client).await;
+    assert!(cb.code().len() > 10, "signed in on C: {}", cb.url);
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    for task in load {
+        let (ok, failed) = task.await.expect("load task");
+        assert!(ok > 10, "the load ran ({ok} calls)");
+        assert!(
+            failed.is_empty(),
+            "survivors failed {} of {} calls: {failed:?}",
+            failed.len(),
+            ok + failed.len()
+        );
+    }
+    // A's refresh token rotates on C.
+    let r = c.refresh(&f.client, tokens.refresh(), None).await;
+    assert_eq!(r.status, 200, "{}", r.describe());
+
+    drop((b, c));
     drop_keys(&url, &prefix).await;
 }
