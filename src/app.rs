@@ -92,7 +92,11 @@ pub fn build_state(
 ) -> anyhow::Result<(AppState, SessionManagerLayer<SessionBackend>)> {
     let secure_cookies = issuer.starts_with("https://");
     let lifetimes = Lifetimes::from_config(&config);
-    let sessions = SessionManagerLayer::new(SessionBackend::new(ephemeral.clone()))
+    // Anonymous sessions (login form, pending authorization) live at most login_session_ttl.
+    let anonymous_ttl = config.login_session_ttl.min(lifetimes.session);
+    let backend = SessionBackend::new(ephemeral.clone())
+        .anonymous_life(anonymous_ttl, |r| !r.data.contains_key(http::session::USER));
+    let sessions = SessionManagerLayer::new(backend)
         // S-01: __Host- prefix pins the cookie to our origin; it requires Secure.
         .with_name(if secure_cookies {
             "__Host-gatehouse_session"

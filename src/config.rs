@@ -35,6 +35,13 @@ pub struct Config {
     pub code_ttl: i64,
     /// `GATEHOUSE_SESSION_TTL`: seconds of inactivity after which the browser SSO session ends.
     pub session_ttl: i64,
+    /// `GATEHOUSE_LOGIN_SESSION_TTL`: seconds a browser session lives while nobody is signed in
+    /// (a login form, a pending authorization); at most `session_ttl`. Bounds what anonymous
+    /// visits to the login page can pile up in the session store.
+    pub login_session_ttl: i64,
+    /// `GATEHOUSE_SESSION_MAX_AGE`: seconds after a sign-in when the browser SSO session ends
+    /// however active it is (absolute timeout, S-05); signing in again starts a new period.
+    pub session_max_age: i64,
     /// `GATEHOUSE_LEGACY_MD5_UNTIL`: retirement date (unix seconds) of seed 001's md5 `sign`
     /// (G-02). Applications flagged `legacy_md5_sign` get md5 only before it; unset or past, every
     /// application gets HMAC-SHA256.
@@ -87,6 +94,8 @@ impl Default for Config {
             id_token_ttl: 3600,
             code_ttl: 60,
             session_ttl: 8 * 3600,
+            login_session_ttl: 1800,
+            session_max_age: 12 * 3600,
             app_token_ttl: 8 * 3600,
             legacy_md5_until: None,
             admin_password: None,
@@ -136,6 +145,8 @@ impl Config {
             ("refresh_token_ttl", self.refresh_token_ttl),
             ("id_token_ttl", self.id_token_ttl),
             ("session_ttl", self.session_ttl),
+            ("login_session_ttl", self.login_session_ttl),
+            ("session_max_age", self.session_max_age),
             ("app_token_ttl", self.app_token_ttl),
             ("login_window", self.login_window),
         ] {

@@ -9,28 +9,44 @@ use tower_sessions::session_store::{self, SessionStore};
 
 use super::Ephemeral;
 
+/// Whether a session record is anonymous (nobody signed in).
+type IsAnonymous = fn(&Record) -> bool;
+
 /// Adapter handed to `SessionManagerLayer`.
 #[derive(Clone)]
 pub struct SessionBackend {
     inner: Arc<dyn Ephemeral>,
+    /// Anonymous sessions are kept at most this many seconds past their last save.
+    anonymous: Option<(i64, IsAnonymous)>,
 }
 
 impl SessionBackend {
     /// Wraps the shared ephemeral store.
     pub fn new(inner: Arc<dyn Ephemeral>) -> Self {
-        Self { inner }
+        Self {
+            inner,
+            anonymous: None,
+        }
+    }
+
+    /// Caps the life of sessions `is_anonymous` says nobody is signed in to at `seconds`: a
+    /// flood of visits to the login page then expires in minutes, not in a session lifetime.
+    pub fn anonymous_life(mut self, seconds: i64, is_anonymous: IsAnonymous) -> Self {
+        self.anonymous = Some((seconds, is_anonymous));
+        self
     }
 
     async fn put(&self, record: &Record, only_if_absent: bool) -> session_store::Result<bool> {
         let body =
             serde_json::to_vec(record).map_err(|e| session_store::Error::Encode(e.to_string()))?;
+        let mut expires_at = record.expiry_date.unix_timestamp();
+        if let Some((seconds, is_anonymous)) = self.anonymous
+            && is_anonymous(record)
+        {
+            expires_at = expires_at.min(crate::clock::now() + seconds);
+        }
         self.inner
-            .session_store(
-                &record.id.to_string(),
-                body,
-                record.expiry_date.unix_timestamp(),
-                only_if_absent,
-            )
+            .session_store(&record.id.to_string(), body, expires_at, only_if_absent)
             .await
             .map_err(|e| session_store::Error::Backend(e.to_string()))
     }

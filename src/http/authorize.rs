@@ -83,6 +83,13 @@ pub async fn active_user(
         return Ok(None);
     };
     let now = clock::now();
+    // S-05: the absolute timeout, counted from the last authentication. Only the browser
+    // session ends; tokens already issued keep their own lifetimes.
+    if now - user.auth_time >= app.config.session_max_age {
+        tracing::info!(user = %user.user_id, "session reached its maximum age");
+        session::forget_user(session).await?;
+        return Ok(None);
+    }
     let allowed = match users::find(&app.provider.db, &user.user_id).await? {
         Some(u) => u.may_sign_in(now) && user.auth_time >= u.not_before,
         None => false,

@@ -8,7 +8,8 @@ use crate::dialects::handoff::Handoff;
 use crate::oauth::OAuthError;
 use crate::oauth::authorize::{SessionUser, ValidAuthorize};
 
-const USER: &str = "user";
+/// The key of the signed-in user; sessions without it are anonymous (shorter-lived).
+pub const USER: &str = "user";
 const PENDING: &str = "pending";
 const CSRF: &str = "csrf";
 const PASSWORD_CHANGE: &str = "password_change";
@@ -41,6 +42,16 @@ pub async fn sign_in(session: &Session, user: &SessionUser) -> Result<(), OAuthE
         .await
         .map_err(unavailable)?;
     Ok(())
+}
+
+/// Signs the browser out without ending anything else: a pending authorization or hand-off
+/// stays, so the user signs in again and carries on (absolute timeout, S-05).
+pub async fn forget_user(session: &Session) -> Result<(), OAuthError> {
+    session
+        .remove::<SessionUser>(USER)
+        .await
+        .map(|_| ())
+        .map_err(unavailable)
 }
 
 /// Ends the session: the record is deleted, the cookie becomes useless (S-04).

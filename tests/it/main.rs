@@ -37,6 +37,7 @@ mod pkce;
 mod redis_store;
 mod refresh;
 mod reverse_proxy;
+mod session_lifetimes;
 mod subapp_e2e;
 mod tenant_login;
 mod token_errors;
