@@ -14,6 +14,7 @@ matrix!(
     redis_login_code_flow_and_logout,
     redis_session_survives_a_gatehouse_restart,
     redis_outage_fails_closed_and_recovers,
+    r10_started_with_redis_down_is_live_not_ready_then_recovers,
 );
 
 const REDIS_ENV: &str = "GATEHOUSE_TEST_REDIS_URL";
@@ -360,6 +361,46 @@ async fn redis_outage_fails_closed_and_recovers(b: Backend) {
     let after = s.browser();
     let t = s
         .tokens(&f.client, &after, &Authz::new(&f.client), &f.user)
+        .await;
+    assert_eq!(s.userinfo(&t.access).await.status, 200);
+}
+
+/// an instance started while its Redis is down serves liveness at once, is not ready,
+/// refuses what needs Redis with 503, and becomes ready by itself when Redis appears.
+async fn r10_started_with_redis_down_is_live_not_ready_then_recovers(b: Backend) {
+    if redis_url().is_none() {
+        return;
+    }
+    let mut redis = OwnRedis::start();
+    redis.kill();
+    let url = redis.url();
+    let f = redis_fixture(
+        b,
+        &url,
+        "gh-cold:",
+        &[("GATEHOUSE_REDIS_TIMEOUT_MS", "500")],
+    )
+    .await;
+    let s = &f.server;
+    assert_eq!(
+        s.get("/healthz").await.status,
+        200,
+        "liveness does not need Redis"
+    );
+    let r = s.get("/readyz").await;
+    assert_eq!(r.status, 503, "{}", r.describe());
+    assert_eq!(r.json()["redis"], "unavailable", "{}", r.describe());
+    assert_eq!(r.json()["database"], "ok", "{}", r.describe());
+    let r = s.browser().get("/login").await;
+    assert_eq!(r.status, 503, "{}", r.describe());
+    assert!(r.header("retry-after").is_some(), "{}", r.describe());
+
+    redis.restart();
+    let r = wait_ready(s, 200, Duration::from_secs(10)).await;
+    assert_eq!(r.status, 200, "no recovery\n{}", r.describe());
+    let browser = s.browser();
+    let t = s
+        .tokens(&f.client, &browser, &Authz::new(&f.client), &f.user)
         .await;
     assert_eq!(s.userinfo(&t.access).await.status, 200);
 }
