@@ -102,6 +102,7 @@ pub async fn active_user(
             .is_revoked(&[(RevocationKind::Session, user.sid.as_str())])
             .await?;
     if allowed {
+        session::touch(session, now, app.config.session_ttl).await?;
         return Ok(Some(user));
     }
     tracing::info!(user = %user.user_id, "session ended: the account may no longer sign in");

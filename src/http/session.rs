@@ -14,6 +14,7 @@ const PENDING: &str = "pending";
 const CSRF: &str = "csrf";
 const PASSWORD_CHANGE: &str = "password_change";
 const HANDOFF: &str = "handoff";
+const SEEN: &str = "seen";
 
 /// A correct password of an account that must choose a new one: sign-in completes only
 /// after the change, within a few minutes.
@@ -41,6 +42,19 @@ pub async fn sign_in(session: &Session, user: &SessionUser) -> Result<(), OAuthE
         .insert(CSRF, random_token())
         .await
         .map_err(unavailable)?;
+    Ok(())
+}
+
+/// Marks the session as used at `now` when its mark is older than a minute (or a quarter of
+/// the idle timeout, if shorter): tower-sessions saves, and so extends the idle timeout of,
+/// changed sessions only; plain use of a signed-in session would otherwise not count as
+/// activity. One store write per minute of activity, not one per request.
+pub async fn touch(session: &Session, now: i64, idle_ttl: i64) -> Result<(), OAuthError> {
+    let every = (idle_ttl / 4).clamp(1, 60);
+    let seen: Option<i64> = session.get(SEEN).await.map_err(unavailable)?;
+    if seen.is_none_or(|t| now - t >= every) {
+        session.insert(SEEN, now).await.map_err(unavailable)?;
+    }
     Ok(())
 }
 

@@ -8,6 +8,7 @@ use crate::common::*;
 
 matrix!(
     s05_idle_session_requires_login_again,
+    s05_activity_keeps_a_session_past_its_idle_timeout,
     s05_absolute_timeout_ends_even_an_active_session,
     s05_anonymous_sessions_expire_before_signed_in_ones,
 );
@@ -25,6 +26,20 @@ async fn s05_idle_session_requires_login_again(b: Backend) {
     tokio::time::sleep(Duration::from_millis(3100)).await;
     let cb = browser.prompt_none(&f.client).await;
     assert_eq!(cb.get("error"), Some("login_required"), "{}", cb.url);
+}
+
+async fn s05_activity_keeps_a_session_past_its_idle_timeout(b: Backend) {
+    let f = fixture_env(b, &[("GATEHOUSE_SESSION_TTL", "4")]).await;
+    let browser = f.server.browser();
+    assert!(sign_in(&f, &browser).await.get("code").is_some());
+    // Plain use of the signed-in session (the home page) for 8 s: twice the idle timeout.
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(8) {
+        let r = browser.get("/").await;
+        assert_eq!(r.status, 200, "signed out while active\n{}", r.describe());
+        tokio::time::sleep(Duration::from_millis(700)).await;
+    }
+    assert!(browser.prompt_none(&f.client).await.get("code").is_some());
 }
 
 async fn s05_absolute_timeout_ends_even_an_active_session(b: Backend) {
