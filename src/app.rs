@@ -35,6 +35,9 @@ pub async fn open_database(config: &Config) -> anyhow::Result<Db> {
 /// Starts the server: database, keys, bootstrap admin, listener; returns when shut down.
 pub async fn serve(config: Config) -> anyhow::Result<()> {
     crate::jwt::ring_provider::install();
+    // TLS (rediss://, PostgreSQL sslmode) on ring, whatever other crates' features enable;
+    // an error only means a provider is installed already.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     return_large_allocations_to_the_os();
     let db = open_database(&config).await?;
     let retention = provider::key_retention(&db, &Lifetimes::from_config(&config)).await?;
@@ -178,7 +181,8 @@ impl EphemeralStore {
             None => Ok(Self::Memory(Arc::new(MemoryEphemeral::new()))),
             Some(url) => {
                 let timeout = Duration::from_millis(config.redis_timeout_ms);
-                let redis = RedisEphemeral::new(url, &config.redis_prefix, timeout)?;
+                let redis =
+                    RedisEphemeral::new(redis_target(config, url)?, &config.redis_prefix, timeout)?;
                 tracing::info!(prefix = %config.redis_prefix, "ephemeral state in Redis");
                 Ok(Self::Redis(Arc::new(redis)))
             }
@@ -207,9 +211,21 @@ fn cache_events(config: &Config) -> anyhow::Result<Option<CacheEvents>> {
         None => Ok(None),
         Some(url) => {
             let timeout = Duration::from_millis(config.redis_timeout_ms);
-            CacheEvents::new(url, &config.redis_prefix, timeout).map(Some)
+            CacheEvents::new(redis_target(config, url)?, &config.redis_prefix, timeout).map(Some)
         }
     }
+}
+
+/// The configured Redis, with the CA of `redis_ca_file` when set (read once per call: at start).
+fn redis_target(config: &Config, url: &str) -> anyhow::Result<redis::ConnectionInfo> {
+    let ca = match &config.redis_ca_file {
+        Some(path) => Some(
+            std::fs::read(path)
+                .with_context(|| format!("cannot read redis_ca_file {}", path.display()))?,
+        ),
+        None => None,
+    };
+    crate::ephemeral::redis_target(url, ca)
 }
 
 /// Applies the other instances' cache events here, and announces this one's to them.

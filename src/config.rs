@@ -63,6 +63,9 @@ pub struct Config {
     /// `GATEHOUSE_REDIS_TIMEOUT_MS`: bound of each Redis call, waiting for a connection included;
     /// beyond it the request fails with 503.
     pub redis_timeout_ms: u64,
+    /// `GATEHOUSE_REDIS_CA_FILE`: PEM file of the CA that signed the Redis server's certificate
+    /// (`rediss://` only); unset: the system's roots.
+    pub redis_ca_file: Option<PathBuf>,
     /// `GATEHOUSE_DB_TIMEOUT_MS`: bound of each database call, waiting for a pool connection
     /// included; beyond it the request fails with 503.
     pub db_timeout_ms: u64,
@@ -103,6 +106,7 @@ impl Default for Config {
             redis_url: None,
             redis_prefix: "gatehouse:".into(),
             redis_timeout_ms: 2000,
+            redis_ca_file: None,
             db_timeout_ms: 2000,
             trusted_proxies: String::new(),
             login_window: 900,
@@ -180,10 +184,11 @@ impl Config {
             bail!("db_timeout_ms must be between 1 and 60000 milliseconds");
         }
         if let Some(url) = self.redis_url.as_deref().filter(|u| !u.trim().is_empty())
-            && !(url.starts_with("redis://") || url.starts_with("redis+unix://"))
+            && !(url.starts_with("redis://")
+                || url.starts_with("rediss://")
+                || url.starts_with("redis+unix://"))
         {
-            // rediss:// would need a TLS build of the Redis client, which is not compiled in.
-            bail!("redis_url must start with redis:// or redis+unix://");
+            bail!("redis_url must start with redis://, rediss:// (TLS) or redis+unix://");
         }
         Ok(())
     }

@@ -112,9 +112,14 @@ pub struct CacheEvents {
 }
 
 impl CacheEvents {
-    /// Channel `<prefix>events` on the Redis at `url`; connects lazily.
-    pub fn new(url: &str, prefix: &str, timeout: Duration) -> anyhow::Result<Self> {
-        let info = url
+    /// Channel `<prefix>events` on the Redis at `target` (see [`super::redis::target`]);
+    /// connects lazily.
+    pub fn new(
+        target: impl IntoConnectionInfo,
+        prefix: &str,
+        timeout: Duration,
+    ) -> anyhow::Result<Self> {
+        let info = target
             .into_connection_info()
             .map_err(|e| anyhow::anyhow!("redis_url is not a usable Redis URL: {e}"))?;
         // RESP3: pushed messages arrive on an ordinary connection, through a tokio channel.

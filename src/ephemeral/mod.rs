@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 pub use events::{Broadcaster, CacheEvent, CacheEvents, Invalidation};
 pub use memory::MemoryEphemeral;
-pub use redis::RedisEphemeral;
+pub use redis::{RedisEphemeral, target as redis_target};
 pub use sessions::SessionBackend;
 
 /// The ephemeral store could not answer (e.g. Redis down); callers fail closed with 503.

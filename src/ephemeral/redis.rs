@@ -28,7 +28,10 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use deadpool_redis::redis::aio::MultiplexedConnection;
-use deadpool_redis::redis::{self, AsyncConnectionConfig, Cmd, FromRedisValue, Pipeline};
+use deadpool_redis::redis::{
+    self, AsyncConnectionConfig, Client, Cmd, ConnectionInfo, FromRedisValue, IntoConnectionInfo,
+    Pipeline, TlsCertificates,
+};
 use deadpool_redis::{Connection, Manager, Pool, Runtime, Timeouts};
 
 use super::{
@@ -128,14 +131,39 @@ impl std::fmt::Debug for RedisEphemeral {
     }
 }
 
+/// Where Redis is: `redis://[:password@]host[:port][/db]`, or `rediss://…` for TLS (rustls),
+/// verified against the system's roots or, given `ca_pem`, against that CA only.
+pub fn target(url: &str, ca_pem: Option<Vec<u8>>) -> anyhow::Result<ConnectionInfo> {
+    let unusable =
+        |e: redis::RedisError| anyhow::anyhow!("redis_url is not a usable Redis URL: {e}");
+    match ca_pem {
+        None => url.into_connection_info().map_err(unusable),
+        Some(pem) => {
+            if !url.starts_with("rediss://") {
+                anyhow::bail!("redis_ca_file needs a rediss:// (TLS) redis_url");
+            }
+            let certs = TlsCertificates {
+                client_tls: None,
+                root_cert: Some(pem),
+            };
+            let client = Client::build_with_tls(url, certs).map_err(unusable)?;
+            Ok(client.get_connection_info().clone())
+        }
+    }
+}
+
 impl RedisEphemeral {
-    /// A pool for `url` (`redis://[:password@]host[:port][/db]`); connects lazily, so Redis may
-    /// be down at this point. Every call is bounded by `timeout`.
-    pub fn new(url: &str, prefix: &str, timeout: Duration) -> anyhow::Result<Self> {
+    /// A pool for `target` (see [`target`]); connects lazily, so Redis may be down at this
+    /// point. Every call is bounded by `timeout`.
+    pub fn new(
+        target: impl IntoConnectionInfo,
+        prefix: &str,
+        timeout: Duration,
+    ) -> anyhow::Result<Self> {
         let connection = AsyncConnectionConfig::new()
             .set_connection_timeout(Some(timeout))
             .set_response_timeout(Some(timeout));
-        let manager = Manager::new_with_config(url, connection)
+        let manager = Manager::new_with_config(target, connection)
             .map_err(|e| anyhow::anyhow!("redis_url is not a usable Redis URL: {e}"))?;
         let pool = Pool::builder(manager)
             .runtime(Runtime::Tokio1)

@@ -31,7 +31,8 @@ impl TestStore {
     async fn new() -> Option<TestStore> {
         let url = redis_url()?;
         let prefix = format!("gh-test-{}:", &random_token()[..16]);
-        let store = RedisEphemeral::new(&url, &prefix, Duration::from_secs(2)).expect("pool");
+        let store =
+            RedisEphemeral::new(url.as_str(), &prefix, Duration::from_secs(2)).expect("pool");
         let nonce = store.begin_warm().await.expect("begin warm");
         assert!(store.finish_warm(&nonce).await.expect("finish warm"));
         Some(TestStore { store, url })
@@ -39,7 +40,12 @@ impl TestStore {
 
     /// A second pool on the same prefix: another instance.
     fn other_instance(&self) -> RedisEphemeral {
-        RedisEphemeral::new(&self.url, &self.store.prefix, Duration::from_secs(2)).expect("pool")
+        RedisEphemeral::new(
+            self.url.as_str(),
+            &self.store.prefix,
+            Duration::from_secs(2),
+        )
+        .expect("pool")
     }
 
     async fn ttl(&self, key: &str) -> i64 {
@@ -384,7 +390,7 @@ async fn unreachable_or_silent_redis_is_an_error_within_the_timeout() {
     drop(closed);
     let timeout = Duration::from_millis(300);
     let store =
-        RedisEphemeral::new(&format!("redis://127.0.0.1:{port}"), "p:", timeout).expect("pool");
+        RedisEphemeral::new(format!("redis://127.0.0.1:{port}"), "p:", timeout).expect("pool");
     let started = Instant::now();
     assert!(store.session_load("x").await.is_err());
     assert!(store.is_revoked(&[]).await.is_err());
@@ -400,7 +406,7 @@ async fn unreachable_or_silent_redis_is_an_error_within_the_timeout() {
             held.push(sock);
         }
     });
-    let store = RedisEphemeral::new(&format!("redis://{addr}"), "p:", timeout).expect("pool");
+    let store = RedisEphemeral::new(format!("redis://{addr}"), "p:", timeout).expect("pool");
     for op in 0..2 {
         let started = Instant::now();
         let err = match op {

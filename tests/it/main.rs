@@ -35,6 +35,7 @@ mod openapi_doc;
 mod pg_outage;
 mod pkce;
 mod redis_store;
+mod redis_tls;
 mod refresh;
 mod reverse_proxy;
 mod session_lifetimes;
