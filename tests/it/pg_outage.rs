@@ -7,6 +7,9 @@
 //! errors stop within 10 s of the database coming back, without restarting Gatehouse; a code, a
 //! refresh token and a session from before the outages still work, exactly once.
 //!
+//! Also the statement bound on both backends: a lock held by another session (PostgreSQL) or
+//! another process (SQLite's file lock) answers 503 within the bound, then recovers.
+//!
 //! Needs GATEHOUSE_TEST_DATABASE_URL (the switch for PostgreSQL tests) and PostgreSQL's server
 //! binaries (`initdb`, `postgres`): skipped when either is missing, a failure under CI=true.
 
@@ -332,6 +335,49 @@ async fn r05_a_statement_stuck_in_the_database_answers_503_within_the_bound() {
     assert!(
         took < Duration::from_millis(1000) + MARGIN,
         "the stuck statement held the request {took:?}"
+    );
+
+    locker.execute("ROLLBACK").await.expect("ROLLBACK");
+    let _ = locker.close().await;
+    let t = s
+        .tokens(&f.client, &s.browser(), &Authz::new(&f.client), &f.user)
+        .await;
+    assert_eq!(s.userinfo(&t.access).await.status, 200);
+}
+
+/// R-05 for SQLite: another process holding the database file's write lock (`BEGIN
+/// EXCLUSIVE`) makes a login, which must write, answer 503 within GATEHOUSE_DB_TIMEOUT_MS
+/// (not after SQLite's 5 s busy timeout, nor ever 500), and service resumes once it lets go.
+#[tokio::test]
+async fn r05_a_locked_sqlite_file_answers_503_within_the_bound_then_recovers() {
+    use sqlx::{Connection as _, Executor as _};
+    let f = fixture_env(Backend::Sqlite, &[("GATEHOUSE_DB_TIMEOUT_MS", "1000")]).await;
+    let s = &f.server;
+    let mut locker = sqlx::sqlite::SqliteConnection::connect(&s.db_url)
+        .await
+        .expect("open the test database");
+    locker
+        .execute("BEGIN EXCLUSIVE")
+        .await
+        .expect("BEGIN EXCLUSIVE");
+
+    let browser = s.browser();
+    let page = browser.get("/login").await;
+    assert_eq!(page.status, 200, "{}", page.describe());
+    let started = Instant::now();
+    let r = browser
+        .submit_login(&page, &f.user.username, &f.user.password)
+        .await;
+    let took = started.elapsed();
+    println!(
+        "login while the SQLite file is locked: {} after {took:?}",
+        r.status
+    );
+    assert_eq!(r.status, 503, "{}", r.describe());
+    assert!(r.header("retry-after").is_some(), "{}", r.describe());
+    assert!(
+        took < Duration::from_millis(1000) + MARGIN,
+        "the locked file held the request {took:?}"
     );
 
     locker.execute("ROLLBACK").await.expect("ROLLBACK");
