@@ -32,22 +32,49 @@ pub async fn open_database(config: &Config) -> anyhow::Result<Db> {
     Ok(db)
 }
 
-/// Starts the server: database, keys, bootstrap admin, listener; returns when shut down.
+/// Starts the server: listener first (liveness at once, R-10), then database, keys, bootstrap
+/// admin and state; returns when shut down.
 pub async fn serve(config: Config) -> anyhow::Result<()> {
     crate::jwt::ring_provider::install();
     // TLS (rediss://, PostgreSQL sslmode) on ring, whatever other crates' features enable;
     // an error only means a provider is installed already.
     let _ = rustls::crypto::ring::default_provider().install_default();
     return_large_allocations_to_the_os();
-    let db = open_database(&config).await?;
-    let retention = provider::key_retention(&db, &Lifetimes::from_config(&config)).await?;
-    let (key_watcher, keys) = KeyWatcher::open(&config.keys_dir, retention, clock::now())
-        .context("while loading signing keys")?;
-    bootstrap_admin(&db, &config).await?;
     let listener = TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
     let bound = listener.local_addr()?;
+    let switch = http::starting::Switch::new();
+    let server = axum::serve(
+        listener,
+        switch
+            .router()
+            .into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal());
+    let mut server = tokio::spawn(std::future::IntoFuture::into_future(server));
+    tracing::info!(%bound, "accepting connections; starting");
+    let db = tokio::select! {
+        started = start(config, bound, &switch) => started?,
+        // SIGTERM while still starting.
+        done = &mut server => return Ok(done.context("the server task failed")??),
+    };
+    server.await.context("the server task failed")??;
+    db.close().await;
+    Ok(())
+}
+
+/// Everything between a bound listener and a ready instance; opens the switch at the end.
+async fn start(
+    config: Config,
+    bound: std::net::SocketAddr,
+    switch: &http::starting::Switch,
+) -> anyhow::Result<Db> {
+    let db = open_database_patiently(&config).await?;
+    let retention = provider::key_retention(&db, &Lifetimes::from_config(&config)).await?;
+    let (key_watcher, keys) = KeyWatcher::open(&config.keys_dir, retention, clock::now())
+        .context("while loading signing keys")?;
+    bootstrap_admin(&db, &config).await?;
     let issuer = config.issuer_for(bound);
 
     let store = EphemeralStore::open(&config)?;
@@ -72,17 +99,32 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     spawn_housekeeping(state.clone(), store.memory());
     spawn_key_watch(state.clone(), key_watcher);
 
-    let router = http::routes(state, sessions);
+    switch.open(http::routes(state, sessions));
     println!("listening on http://{bound}");
     tracing::info!(%issuer, "gatehouse ready");
-    axum::serve(
-        listener,
-        router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown_signal())
-    .await?;
-    db.close().await;
-    Ok(())
+    Ok(db)
+}
+
+/// A PostgreSQL server that is not up yet (started together with us, restarting) is waited
+/// for, with backoff, while `/readyz` says "starting"; SQLite problems are configuration
+/// problems and stop the start at once.
+async fn open_database_patiently(config: &Config) -> anyhow::Result<Db> {
+    let patient = !config.database_url.starts_with("sqlite:");
+    let mut backoff = Duration::from_millis(200);
+    loop {
+        match open_database(config).await {
+            Ok(db) => return Ok(db),
+            Err(e) if patient => {
+                tracing::warn!(
+                    error = format!("{e:#}"),
+                    "database not reachable yet; retrying"
+                );
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(5));
+            }
+            Err(e) => return Err(e),
+        }
+    }
 }
 
 /// Builds the shared state and the session layer.

@@ -15,6 +15,7 @@ mod legacy;
 mod login;
 mod logout;
 pub(crate) mod session;
+pub mod starting;
 mod token;
 mod userinfo;
 

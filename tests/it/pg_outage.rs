@@ -387,3 +387,86 @@ async fn r05_a_locked_sqlite_file_answers_503_within_the_bound_then_recovers() {
         .await;
     assert_eq!(s.userinfo(&t.access).await.status, 200);
 }
+
+/// started while its PostgreSQL is down, an instance is live at once (`/healthz` 200),
+/// not ready (`/readyz` 503 "starting"), refuses everything else with 503 + Retry-After, and
+/// becomes ready by itself when the database comes up (no restart).
+#[tokio::test]
+async fn r10_started_before_its_database_is_live_then_ready_by_itself() {
+    if !postgres_available() {
+        return;
+    }
+    let Some(bin) = own_pg_bin() else { return };
+    let mut pg = OwnPostgres::start(bin).await;
+    pg.kill().await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port();
+    let opts = Opts::default()
+        .env("GATEHOUSE_DATABASE_URL", &pg.url())
+        .env("GATEHOUSE_LISTEN", &format!("127.0.0.1:{port}"));
+    let s = TestServer::prepare(Backend::Sqlite, opts).await;
+    let mut cmd = gatehouse_cmd(s.dir.path(), s.env());
+    cmd.stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    struct KillOnDrop(std::process::Child);
+    impl Drop for KillOnDrop {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let _proc = KillOnDrop(cmd.spawn().expect("spawn gatehouse"));
+    let base = format!("http://127.0.0.1:{port}");
+    let get = |path: &str| {
+        let url = format!("{base}{path}");
+        async move { Resp::send(reqwest::Client::new().get(url)).await }
+    };
+
+    let started = Instant::now();
+    loop {
+        let up = reqwest::Client::new()
+            .get(format!("{base}/healthz"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status() == 200);
+        if up {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(10), "no liveness");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let r = get("/readyz").await;
+    assert_eq!(r.status, 503, "{}", r.describe());
+    assert_eq!(r.json()["status"], "starting", "{}", r.describe());
+    for path in ["/login", "/.well-known/openid-configuration", "/jwks"] {
+        let r = get(path).await;
+        assert_eq!(r.status, 503, "{path}\n{}", r.describe());
+        assert!(
+            r.header("retry-after").is_some(),
+            "{path}\n{}",
+            r.describe()
+        );
+    }
+
+    pg.launch().await;
+    let up = Instant::now();
+    loop {
+        let r = get("/readyz").await;
+        if r.status == 200 {
+            break;
+        }
+        assert!(
+            up.elapsed() < Duration::from_secs(15),
+            "not ready\n{}",
+            r.describe()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    println!("ready {:?} after the database came up", up.elapsed());
+    assert_eq!(get("/login").await.status, 200);
+    let r = get("/.well-known/openid-configuration").await;
+    assert_eq!(r.status, 200, "{}", r.describe());
+}
