@@ -106,15 +106,16 @@ async fn start(
 }
 
 /// A PostgreSQL server that is not up yet (started together with us, restarting) is waited
-/// for, with backoff, while `/readyz` says "starting"; SQLite problems are configuration
-/// problems and stop the start at once.
+/// for, with backoff, up to `db_start_wait`, while `/readyz` says "starting"; SQLite problems
+/// are configuration problems and stop the start at once.
 async fn open_database_patiently(config: &Config) -> anyhow::Result<Db> {
     let patient = !config.database_url.starts_with("sqlite:");
+    let give_up = tokio::time::Instant::now() + Duration::from_secs(config.db_start_wait);
     let mut backoff = Duration::from_millis(200);
     loop {
         match open_database(config).await {
             Ok(db) => return Ok(db),
-            Err(e) if patient => {
+            Err(e) if patient && tokio::time::Instant::now() < give_up => {
                 tracing::warn!(
                     error = format!("{e:#}"),
                     "database not reachable yet; retrying"

@@ -66,6 +66,9 @@ pub struct Config {
     /// `GATEHOUSE_REDIS_CA_FILE`: PEM file of the CA that signed the Redis server's certificate
     /// (`rediss://` only); unset: the system's roots.
     pub redis_ca_file: Option<PathBuf>,
+    /// `GATEHOUSE_DB_START_WAIT`: seconds a starting instance waits for an unreachable
+    /// PostgreSQL (serving liveness, not ready) before giving up with exit code 1; 0: at once.
+    pub db_start_wait: u64,
     /// `GATEHOUSE_DB_TIMEOUT_MS`: bound of each database call, waiting for a pool connection
     /// included; beyond it the request fails with 503.
     pub db_timeout_ms: u64,
@@ -107,6 +110,7 @@ impl Default for Config {
             redis_prefix: "gatehouse:".into(),
             redis_timeout_ms: 2000,
             redis_ca_file: None,
+            db_start_wait: 60,
             db_timeout_ms: 2000,
             trusted_proxies: String::new(),
             login_window: 900,

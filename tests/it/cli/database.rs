@@ -91,7 +91,9 @@ async fn r10_missing_sqlite_file_is_created(b: Backend) {
     // Also in a directory that does not exist yet? Not required by the contract; the file itself is.
 }
 
-/// A database that cannot be reached: non-zero exit, a message naming the database, no panic.
+/// A database that cannot be reached: non-zero exit, a message naming the database, no panic
+/// (PostgreSQL: once GATEHOUSE_DB_START_WAIT has passed; meanwhile the instance is live and not
+/// ready, see pg_outage.rs).
 async fn r10_unreachable_database_fails_clearly(b: Backend) {
     let s = TestServer::prepare(b, Opts::default()).await;
     let url = match b {
@@ -105,6 +107,7 @@ async fn r10_unreachable_database_fails_clearly(b: Backend) {
     let mut env = s.env().to_vec();
     env.retain(|(k, _)| k != "GATEHOUSE_DATABASE_URL");
     env.push(("GATEHOUSE_DATABASE_URL".into(), url));
+    env.push(("GATEHOUSE_DB_START_WAIT".into(), "2".into()));
     let cmd = gatehouse_cmd(s.dir.path(), &env);
     let out = run_cmd(cmd, None, Duration::from_secs(45)).await;
     assert!(
